@@ -1,0 +1,1 @@
+"""Client-side helpers for diffusers that consume the hub's per-diffuser feeds."""

@@ -1,0 +1,322 @@
+"""Starts, probes, stops and reports on the local single-node KRaft broker.
+
+Guarantees: `start` on a running broker is a no-op; a pid file whose process is gone (or is not
+our broker) is treated as stale and replaced; `start` returns only after a real client round-trip
+succeeded, and a broker that dies or never gets ready is stopped and reported with its log's tail;
+`stop` ends the whole process group (escalating to SIGKILL after a grace period), so no java
+process is left. Everything the broker writes lives under `<home>/kafka`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib.resources
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.broker.errors import BrokerError
+from hub.broker.maven import INSTALL_HINT, JarCache, ensure_kafka_jars
+from hub.broker.probe import round_trip
+
+HOST = "127.0.0.1"
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    home: Path
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    already_running: bool
+    pid: int
+    jars: JarCache | None
+    ready_seconds: float
+
+
+class LocalBroker:
+    """One broker instance, identified by its home folder and its two ports."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        cache_dir: Path,
+        port: int,
+        controller_port: int,
+        heap: str = "512m",
+    ) -> None:
+        self.root = home / "kafka"
+        self.cache_dir = cache_dir
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.config_path = self.root / "server.properties"
+        self.data_dir = self.root / "data"
+        self.log_path = self.root / "broker.log"
+        self.pid_path = self.root / "broker.pid"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    # ------------------------------------------------------------------ status
+
+    def running_pid(self) -> int | None:
+        """The pid of our broker if it is alive; a stale pid file is removed."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            self.pid_path.unlink(missing_ok=True)
+            return None
+        if _is_our_broker(pid, self.config_path):
+            return pid
+        self.pid_path.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> BrokerStatus:
+        pid = self.running_pid()
+        return BrokerStatus(
+            running=pid is not None,
+            pid=pid,
+            bootstrap=self.bootstrap,
+            home=self.root,
+            log_path=self.log_path,
+        )
+
+    def tail_log(self, lines: int = 40) -> list[str]:
+        try:
+            with self.log_path.open(errors="replace") as log:
+                return list(deque((line.rstrip("\n") for line in log), maxlen=lines))
+        except FileNotFoundError:
+            return []
+
+    # ------------------------------------------------------------------- start
+
+    def start(self, *, timeout: float = 120.0, progress: Progress = _quiet) -> StartOutcome:
+        pid = self.running_pid()
+        if pid is not None:
+            progress(f"Kafka is already running on {self.bootstrap} (pid {pid})")
+            return StartOutcome(already_running=True, pid=pid, jars=None, ready_seconds=0.0)
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError(f"Java 17 (`java`) is needed to run the local broker: {INSTALL_HINT}")
+        for port in (self.port, self.controller_port):
+            if _port_in_use(port):
+                raise BrokerError(
+                    f"port {port} on {HOST} is already in use by another process; stop it or "
+                    "choose other ports with SITN_KAFKA_PORT / SITN_KAFKA_CONTROLLER_PORT"
+                )
+        jars = ensure_kafka_jars(self.cache_dir)
+        if jars.downloaded:
+            progress(f"fetched Apache Kafka with Maven in {jars.seconds:.1f}s into {jars.libs}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        if not (self.data_dir / "meta.properties").exists():
+            self._format(java, jars.libs)
+        started = time.monotonic()
+        pid = self._spawn(java, jars.libs)
+        progress(f"Kafka starting on {self.bootstrap} (pid {pid}); waiting for a round-trip")
+        self._wait_ready(pid, started + timeout)
+        ready = time.monotonic() - started
+        progress(f"Kafka ready on {self.bootstrap} in {ready:.1f}s")
+        return StartOutcome(already_running=False, pid=pid, jars=jars, ready_seconds=ready)
+
+    def _write_config(self) -> None:
+        log4j = self.root / "log4j.properties"
+        log4j.write_bytes(
+            importlib.resources.files("hub.broker").joinpath("log4j.properties").read_bytes()
+        )
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "1",
+            # A single node: every internal topic must live with one replica (DESIGN §8).
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            # Consumers of a fresh group should not wait 3s for peers that never come.
+            "group.initial.rebalance.delay.ms": "0",
+            # Our topics are created on purpose (hub.kafka_clients.ensure_topics), never by typo.
+            "auto.create.topics.enable": "false",
+        }
+        self.config_path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+
+    def _classpath_command(self, java: str, libs: Path) -> list[str]:
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            f"-Dlog4j.configuration=file:{self.root / 'log4j.properties'}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _format(self, java: str, libs: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        result = subprocess.run(
+            [
+                *self._classpath_command(java, libs),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config_path),
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BrokerError(
+                f"formatting KRaft storage in {self.data_dir} failed "
+                f"(exit {result.returncode}):\n{(result.stdout + result.stderr).strip()[-2000:]}"
+            )
+
+    def _spawn(self, java: str, libs: Path) -> int:
+        argv = [*self._classpath_command(java, libs), "kafka.Kafka", str(self.config_path)]
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            # posix_spawn, not Popen: the broker outlives `sitn kafka start`, and a Popen object
+            # that is never waited for warns when collected. setsid puts the broker in its own
+            # process group so `stop` can signal java and anything it forks in one call.
+            pid = os.posix_spawn(
+                java,
+                argv,
+                dict(os.environ),
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                ],
+                setsid=True,
+            )
+        finally:
+            os.close(log_fd)
+        self.pid_path.write_text(f"{pid}\n")
+        return pid
+
+    def _wait_ready(self, pid: int, deadline: float) -> None:
+        with _silenced("aiokafka"):
+            self._probe_until(pid, deadline)
+
+    def _probe_until(self, pid: int, deadline: float) -> None:
+        last_error = "no attempt yet"
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                self.pid_path.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"the broker exited while starting; last lines of {self.log_path}:\n"
+                    + "\n".join(self.tail_log(30))
+                )
+            try:
+                asyncio.run(round_trip(self.bootstrap, seconds=10.0))
+                return
+            except Exception as error:
+                last_error = f"{type(error).__name__}: {error}"
+                time.sleep(0.5)
+        self.stop()
+        raise BrokerError(
+            f"the broker did not answer a round-trip on {self.bootstrap} in time "
+            f"(last error: {last_error}); see {self.log_path}"
+        )
+
+    # -------------------------------------------------------------------- stop
+
+    def stop(self, *, timeout: float = 30.0) -> bool:
+        """Stop the broker; return False if it was not running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_path.unlink(missing_ok=True)
+        return True
+
+
+@contextlib.contextmanager
+def _silenced(logger_name: str) -> Iterator[None]:
+    # Refused connections are expected while the broker boots; the final error says enough.
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie; reaps it if it is our child."""
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass  # started by another `sitn` process: not ours to reap
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    # The state letter follows the parenthesised command name; Z is a zombie, X is dead.
+    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+
+
+def _is_our_broker(pid: int, config_path: Path) -> bool:
+    if not _alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return b"kafka.Kafka" in argv and str(config_path).encode() in argv
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((HOST, port)) == 0

@@ -1,0 +1,31 @@
+"""The `sitn` command: the single entry point for operators, contributors and the demo.
+
+Each sub-command group lives in its own module; this one only assembles them. Errors that an
+operator can fix are printed as one clear line on stderr with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli import kafka, topics
+from hub.settings import ENVIRONMENT_VARIABLES
+
+_EPILOG = "Environment variables: " + "; ".join(
+    f"{name}: {meaning}" for name, meaning in ENVIRONMENT_VARIABLES.items()
+)
+
+app = typer.Typer(
+    name="sitn",
+    help="SITN Hub: event-sourced synchronisation hub of a regional tourism information system.",
+    epilog=_EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kafka.app, name="kafka")
+app.add_typer(topics.app, name="topics")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,78 @@
+"""aiokafka clients configured the way the hub's guarantees need them.
+
+aiokafka defaults to auto-committing offsets every few seconds and to a non-idempotent producer
+(DESIGN §8); both would break "an offset is committed only after the outcome is durable" and
+"nothing is half-sent", so every client the hub builds comes from here with both set explicitly.
+Our topics are created here too: faust only creates its own internal topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic the hub owns: its name, partition count and extra broker-side config."""
+
+    name: str
+    partitions: int = 1
+    replication: int = 1
+    config: tuple[tuple[str, str], ...] = ()
+
+
+def make_producer(bootstrap: str, *, client_id: str = "sitn-hub") -> AIOKafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (acks=all)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+    )
+
+
+def make_consumer(
+    bootstrap: str, *, group_id: str | None, client_id: str = "sitn-hub"
+) -> AIOKafkaConsumer:
+    """A consumer that never commits on its own: callers commit after the outcome is durable."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; return the names that were created."""
+    wanted = list(specs)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in wanted if spec.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            topic = NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication,
+                topic_configs=dict(spec.config),
+            )
+            try:
+                await admin.create_topics([topic])
+            except TopicAlreadyExistsError:
+                # Another process created it between our listing and our request: same result.
+                continue
+            created.append(spec.name)
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,89 @@
+"""Runtime settings, read once from environment variables by the command line.
+
+The same variable names are used by the local setup, the tests and `docker-compose.yml`
+(a test checks the compose file against `ENVIRONMENT_VARIABLES`). Nothing reads the environment
+at import time: callers build a `Settings` with `Settings.from_env()` and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_KAFKA_PORT = 9092
+DEFAULT_CONTROLLER_PORT = 9093
+
+# Every variable the hub reads, with what it means; `sitn --help` and the README list them too.
+ENVIRONMENT_VARIABLES: Mapping[str, str] = {
+    "KAFKA_BOOTSTRAP_SERVERS": "Kafka bootstrap servers (default: the local broker on 127.0.0.1)",
+    "SITN_DATABASE_URL": "SQLAlchemy URL of the regional store (default: SQLite under SITN_HOME)",
+    "SITN_HOME": "folder for local runtime state: broker data, logs, SQLite store (default .sitn)",
+    "SITN_CACHE_DIR": "folder where the Kafka jars are cached (default ~/.cache/sitn)",
+    "SITN_KAFKA_PORT": f"client port of the local broker (default {DEFAULT_KAFKA_PORT})",
+    "SITN_KAFKA_CONTROLLER_PORT": f"KRaft controller port (default {DEFAULT_CONTROLLER_PORT})",
+    "SITN_KAFKA_HEAP": "maximum Java heap of the local broker (default 512m)",
+}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the hub cannot use."""
+
+
+def _port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a port number; use 1024-65535") from None
+    if not 1024 <= port <= 65535:
+        raise SettingsError(f"{name}={raw!r} is out of range; use 1024-65535")
+    return port
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the hub finds Kafka and its store, and where it keeps local state."""
+
+    home: Path
+    cache_dir: Path
+    kafka_port: int
+    controller_port: int
+    kafka_heap: str
+    bootstrap_override: str | None
+    database_url_override: str | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("SITN_HOME") or ".sitn").expanduser()
+        cache = Path(env.get("SITN_CACHE_DIR") or Path.home() / ".cache" / "sitn").expanduser()
+        kafka_port = _port(env, "SITN_KAFKA_PORT", DEFAULT_KAFKA_PORT)
+        controller_port = _port(env, "SITN_KAFKA_CONTROLLER_PORT", DEFAULT_CONTROLLER_PORT)
+        if kafka_port == controller_port:
+            raise SettingsError(
+                f"SITN_KAFKA_PORT and SITN_KAFKA_CONTROLLER_PORT are both {kafka_port}; "
+                "the broker needs two different ports"
+            )
+        return cls(
+            home=home.absolute(),
+            cache_dir=cache.absolute(),
+            kafka_port=kafka_port,
+            controller_port=controller_port,
+            kafka_heap=env.get("SITN_KAFKA_HEAP") or "512m",
+            bootstrap_override=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            database_url_override=env.get("SITN_DATABASE_URL") or None,
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The brokers to connect to: the override if set, else the local broker."""
+        return self.bootstrap_override or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        """The regional store: the override if set, else an SQLite file under `home`."""
+        return self.database_url_override or f"sqlite:///{self.home / 'store.db'}"

@@ -1,0 +1,48 @@
+"""The catalogue of topics the hub owns: names, partition counts and retention.
+
+Every offer-bearing topic is keyed by offer id (DESIGN §6) so one offer's events stay ordered;
+partition counts are fixed here once, because a faust table's source topic and its changelog must
+have the same count. Contributor topics are one per organisation: `sitn.contrib.<org>`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hub.kafka_clients import TopicSpec
+
+CONTRIB_PREFIX = "sitn.contrib."
+REGISTRY = "sitn.registry"
+REGIONAL_CHANGES = "sitn.regional.changes"
+REJECTIONS = "sitn.rejections"
+DEADLETTER = "sitn.deadletter"
+CUSTOMER_DATA = "sitn.private.customer-data"
+
+OFFER_PARTITIONS = 6
+_FOREVER = (("retention.ms", "-1"),)
+_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def contrib_topic(org_id: str) -> str:
+    """The topic an organisation publishes its contributions to."""
+    if not _ORG_ID.fullmatch(org_id):
+        raise ValueError(
+            f"organisation id {org_id!r} is not valid: use 2-63 lowercase letters, digits or '-'"
+        )
+    return f"{CONTRIB_PREFIX}{org_id}"
+
+
+def hub_topics() -> list[TopicSpec]:
+    """The topics every hub deployment needs, contributor topics excepted."""
+    return [
+        # The registry and the regional history are the event-sourced truth: kept forever.
+        TopicSpec(REGISTRY, partitions=1, config=_FOREVER),
+        TopicSpec(REGIONAL_CHANGES, partitions=OFFER_PARTITIONS, config=_FOREVER),
+        TopicSpec(REJECTIONS, partitions=OFFER_PARTITIONS),
+        TopicSpec(DEADLETTER, partitions=1, config=_FOREVER),
+        TopicSpec(CUSTOMER_DATA, partitions=OFFER_PARTITIONS),
+    ]
+
+
+def contributor_topic_spec(org_id: str) -> TopicSpec:
+    return TopicSpec(contrib_topic(org_id), partitions=OFFER_PARTITIONS, config=_FOREVER)

@@ -1,0 +1,1 @@
+"""Tools departmental systems, tourist offices and federators use to publish offer changes."""

@@ -1,0 +1,1 @@
+"""SITN Hub's test suite (pure rules, contract suites, and integration on the real broker)."""

@@ -1,0 +1,75 @@
+"""Session fixtures for the real components the tests talk to.
+
+Kafka, in this order (the first that applies wins):
+1. `KAFKA_BOOTSTRAP_SERVERS` if set: a broker someone already runs;
+2. a testcontainers Kafka 3.9 broker, if a Docker engine answers;
+3. the project's own local broker (`hub.broker.LocalBroker`), started on two free loopback ports
+   in a fresh folder for this session and stopped at its end.
+Tests never talk to a mock broker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.broker import LocalBroker
+from hub.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def docker_answers() -> bool:
+    """True if a Docker engine answers `/_ping` on its socket (the client alone is not enough)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return False  # remote engines are not used by this suite
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(3)
+            sock.connect(host.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in sock.recv(1024)
+    except OSError:
+        return False
+
+
+def make_test_broker(home: Path) -> LocalBroker:
+    settings = Settings.from_env()
+    return LocalBroker(
+        home=home,
+        cache_dir=settings.cache_dir,
+        port=free_port(),
+        controller_port=free_port(),
+        heap="768m",
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of a real Kafka broker for the whole session."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    if docker_answers():
+        from testcontainers.community.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as container:
+            yield str(container.get_bootstrap_server())
+        return
+    broker = make_test_broker(tmp_path_factory.mktemp("kafka-session"))
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()

@@ -1,0 +1,41 @@
+"""Settings come from the environment, and bad values are refused with the variable's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.settings import Settings, SettingsError
+
+
+def test_defaults_point_at_the_local_broker_and_an_sqlite_store(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SITN_HOME": str(tmp_path)})
+    assert settings.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_overrides_win_over_the_local_defaults() -> None:
+    settings = Settings.from_env(
+        {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "SITN_DATABASE_URL": "postgresql+psycopg://x/y"}
+    )
+    assert settings.bootstrap_servers == "kafka:9092"
+    assert settings.database_url == "postgresql+psycopg://x/y"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"SITN_KAFKA_PORT": "kafka"}, "SITN_KAFKA_PORT='kafka' is not a port number"),
+        ({"SITN_KAFKA_PORT": "80"}, "SITN_KAFKA_PORT='80' is out of range"),
+        (
+            {"SITN_KAFKA_PORT": "19092", "SITN_KAFKA_CONTROLLER_PORT": "19092"},
+            "both 19092",
+        ),
+    ],
+)
+def test_unusable_ports_are_refused_with_the_variable_named(
+    variables: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(variables)
