@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
+from tests.conftest import free_port
 
 
 def test_help_lists_the_command_groups_and_environment_variables() -> None:
@@ -25,3 +29,32 @@ def test_a_bad_port_variable_fails_with_one_clear_line() -> None:
     result = CliRunner().invoke(app, ["kafka", "status"], env={"SITN_KAFKA_PORT": "abc"})
     assert result.exit_code == 2
     assert "SITN_KAFKA_PORT='abc' is not a port number" in result.output
+
+
+@pytest.mark.kafka
+def test_sitn_kafka_start_twice_is_a_no_op_and_stop_ends_the_broker(tmp_path: Path) -> None:
+    env = {
+        "SITN_HOME": str(tmp_path),
+        "SITN_KAFKA_PORT": str(free_port()),
+        "SITN_KAFKA_CONTROLLER_PORT": str(free_port()),
+    }
+    runner = CliRunner()
+    try:
+        first = runner.invoke(app, ["kafka", "start"], env=env)
+        assert first.exit_code == 0, first.output
+        assert "ready on" in first.output
+        second = runner.invoke(app, ["kafka", "start"], env=env)
+        assert second.exit_code == 0, second.output
+        assert "already running" in second.output
+        status = runner.invoke(app, ["kafka", "status"], env=env)
+        assert status.exit_code == 0
+        assert status.output.startswith("running")
+        logs = runner.invoke(app, ["kafka", "logs", "-n", "5"], env=env)
+        assert logs.exit_code == 0
+        assert len(logs.output.splitlines()) == 5
+    finally:
+        stopped = runner.invoke(app, ["kafka", "stop"], env=env)
+    assert stopped.output.strip() == "Kafka stopped"
+    after = runner.invoke(app, ["kafka", "status"], env=env)
+    assert after.exit_code == 1
+    assert after.output.startswith("stopped")
