@@ -30,7 +30,7 @@ from hub.core.contribution import (
     OfferWithdrawn,
 )
 from hub.core.offer import DiffusionStatus, FieldGroup, OfferFields, OfferType
-from hub.core.regional import OfferStatus, Provenance, RegionalChange
+from hub.core.regional import ContributorVersion, OfferStatus, Provenance, RegionalChange
 from hub.core.registry import Organisation, OrgKind, Registry
 from hub.core.territory import Territory
 
@@ -45,10 +45,13 @@ class OfferState:
     status: OfferStatus
     fields: OfferFields  # the full content, private group included
     provenance: tuple[Provenance, ...]
-    contributor_versions: tuple[tuple[str, int], ...]  # sorted by contributor
+    contributor_versions: tuple[ContributorVersion, ...]  # sorted by contributor
 
     def last_version_of(self, contributor: str) -> int:
-        return dict(self.contributor_versions).get(contributor, 0)
+        for known in self.contributor_versions:
+            if known.contributor == contributor:
+                return known.version
+        return 0
 
 
 @dataclass(frozen=True)
@@ -255,9 +258,9 @@ def _accept(
         for g in new_fields.groups()
         if g in authorities or g in previous
     )
-    versions = dict(state.contributor_versions) if state is not None else {}
+    versions = {v.contributor: v.version for v in state.contributor_versions} if state else {}
     versions[c.contributor] = c.source_version
-    contributor_versions = tuple(sorted(versions.items()))
+    contributor_versions = tuple(ContributorVersion(k, v) for k, v in sorted(versions.items()))
     version = (state.version if state is not None else 0) + 1
     new_state = OfferState(
         c.offer_id, offer_type, version, status, new_fields, provenance, contributor_versions

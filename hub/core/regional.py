@@ -34,6 +34,14 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class ContributorVersion:
+    """The last source version of one contributor applied to an offer (rule 5's memory)."""
+
+    contributor: str
+    version: int
+
+
+@dataclass(frozen=True)
 class RegionalChange:
     """Version `version` of offer `offer_id`, caused by contribution `event_id`."""
 
@@ -48,7 +56,7 @@ class RegionalChange:
     event_id: str
     contributor: str
     occurred_at: datetime
-    source_version: int = 0  # of the causing contribution
-    # The last source version applied per contributor, after this change, sorted by contributor:
+    source_version: int  # of the causing contribution
+    # The last source version applied per contributor after this change, sorted by contributor:
     # with it the collection rules' state of an offer is rebuilt from its latest change alone.
-    contributor_versions: tuple[tuple[str, int], ...] = ()
+    contributor_versions: tuple[ContributorVersion, ...]

@@ -1,0 +1,1 @@
+"""Golden binary fixtures of every released schema version, and the script that writes them."""
