@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +65,7 @@ class Refusal:
 
     def describe(self) -> str:
         details = "; ".join(f"{v.field}: {v.message} [{v.rule}]" for v in self.violations)
-        return f"record {self.position} (offer {self.offer_id}): {details}"
+        return f"offer {self.offer_id}: {details}"
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,13 @@ class Publisher:
         self.chunk_size = chunk_size
 
     async def publish(
-        self, changes: Sequence[Change], *, skip_invalid: bool = False
+        self,
+        changes: Sequence[Change],
+        *,
+        skip_invalid: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> PublishReport:
+        """Validate, number and send `changes`; `progress(n)` is told of each committed chunk."""
         refused = tuple(
             Refusal(position, change.offer_id, violations)
             for position, change in enumerate(changes, start=1)
@@ -226,7 +231,7 @@ class Publisher:
             refused += version_refusals
             if version_refusals and not skip_invalid:
                 return PublishReport(self.topic, refused=refused, unsent=tuple(changes))
-            return await self._send(ledger, chunks, refused)
+            return await self._send(ledger, chunks, refused, progress)
         finally:
             await asyncio.to_thread(ledger.close)
 
@@ -306,7 +311,11 @@ class Publisher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
-        self, ledger: VersionLedger, chunks: list[_Chunk], refused: tuple[Refusal, ...]
+        self,
+        ledger: VersionLedger,
+        chunks: list[_Chunk],
+        refused: tuple[Refusal, ...],
+        progress: Callable[[int], None] | None,
     ) -> PublishReport:
         try:
             producer = await self._start_producer()
@@ -329,6 +338,8 @@ class Publisher:
                 )
                 try:
                     sent += await self._send_chunk(producer, chunk)
+                    if progress is not None:
+                        progress(len(chunk.contributions))
                 except (KafkaError, OSError) as error:
                     return PublishReport(
                         self.topic,
