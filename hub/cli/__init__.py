@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import kafka, topics
+from hub.cli import demo, importer, kafka, publish, registry, topics
 from hub.settings import ENVIRONMENT_VARIABLES
 
 _EPILOG = "Environment variables: " + "; ".join(
@@ -25,6 +25,10 @@ app = typer.Typer(
 )
 app.add_typer(kafka.app, name="kafka")
 app.add_typer(topics.app, name="topics")
+app.add_typer(importer.app, name="import")
+app.add_typer(demo.app, name="demo")
+app.add_typer(registry.app, name="registry")
+app.command(name="publish")(publish.publish)
 
 
 def main() -> None:
