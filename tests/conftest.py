@@ -6,6 +6,11 @@ Kafka, in this order (the first that applies wins):
 3. the project's own local broker (`hub.broker.LocalBroker`), started on two free loopback ports
    in a fresh folder for this session and stopped at its end.
 Tests never talk to a mock broker.
+
+PostgreSQL (`postgres_url`), in this order:
+1. `SITN_TEST_POSTGRES_URL` if set: a database someone provides (the tests may empty its tables);
+2. a throw-away server from Debian's packages (`tests.postgres_server`), started on a free
+   loopback port in a fresh folder, with one database for the session, stopped at its end.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import pytest
 
 from hub.broker import LocalBroker
 from hub.settings import Settings
+from tests.postgres_server import PostgresServer
 
 
 def free_port() -> int:
@@ -73,3 +79,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of an empty PostgreSQL database for the whole session."""
+    configured = os.environ.get("SITN_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server.create_database("sitn_test")
+    finally:
+        server.stop()

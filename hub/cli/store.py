@@ -1,0 +1,71 @@
+"""`sitn store digest|counts` and `sitn rejections`: read the regional store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.cli.console import out, settings
+from hub.store.sql import SqlStore
+
+app = typer.Typer(help="Read the regional store (SITN_DATABASE_URL).", no_args_is_help=True)
+
+
+def open_store() -> SqlStore:
+    store = SqlStore(settings().database_url)
+    store.migrate()
+    return store
+
+
+@app.command()
+def digest() -> None:
+    """Print the digest of the store's public content (independent of row order)."""
+    store = open_store()
+    try:
+        out.print(store.digest())
+    finally:
+        store.close()
+
+
+@app.command()
+def counts() -> None:
+    """Offers per type, department and status."""
+    store = open_store()
+    try:
+        rows = sorted(store.counts().items(), key=lambda item: tuple(str(k) for k in item[0]))
+    finally:
+        store.close()
+    table = Table("type", "department", "status", "offers")
+    for (offer_type, department, status), count in rows:
+        table.add_row(offer_type.value, department or "-", status.value, str(count))
+    out.print(table)
+    out.print(f"{sum(count for _, count in rows)} offers")
+
+
+def rejections(
+    contributor: Annotated[
+        str | None, typer.Option("--contributor", help="Only this organisation's rejections.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+) -> None:
+    """Show the contributions the collection rules refused, newest first, with what to fix."""
+    store = open_store()
+    try:
+        found = store.rejections(contributor, limit)
+    finally:
+        store.close()
+    table = Table("when", "contributor", "offer", "rules", "groups", "message", show_lines=True)
+    for r in found:
+        table.add_row(
+            r.occurred_at.isoformat(timespec="minutes"),
+            r.contributor,
+            r.offer_id,
+            ", ".join(r.rule_ids),
+            ", ".join(g.value for g in r.field_groups) or "-",
+            r.message,
+        )
+    out.print(table)
+    who = f" of {contributor}" if contributor else ""
+    out.print(f"{len(found)} rejections{who} shown")

@@ -1,0 +1,1 @@
+"""Alembic revisions of the SQL store, oldest first (alembic itself ignores this file)."""

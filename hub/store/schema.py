@@ -1,0 +1,169 @@
+"""The SQL store's tables, as SQLAlchemy Core metadata (the reference the migrations must match).
+
+The schema is created only by the alembic migrations in `hub/store/migrations`; this metadata is
+what the code queries and what a test compares the migrated database with (no difference allowed).
+Public state, private block and customer data live in separate tables so that a query for public
+data cannot read private data by accident. JSON is stored as text (canonical, see
+`hub.store.projection.canonical_json`) so SQLite and PostgreSQL hold the very same bytes.
+Times are stored in UTC (`UtcDateTime`) and read back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so migrations can name what they alter.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC (SQLite keeps no offset) and read back as aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"{value.isoformat()} has no UTC offset; the store keeps aware times")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("offer_id", String, primary_key=True),
+    Column("offer_type", String(3), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("version", Integer, nullable=False, index=True),
+    Column("department", String(3), nullable=True, index=True),
+    Column("commune_insee", String(5), nullable=True, index=True),
+    Column("public_json", Text, nullable=False),
+    # JSON list of [contributor, last source version]: the collection rules' memory (rule 5).
+    Column("contributor_versions", Text, nullable=False),
+    CheckConstraint("version >= 1", name="version_positive"),
+)
+
+offer_private = Table(
+    "offer_private",
+    metadata,
+    Column(
+        "offer_id",
+        String,
+        ForeignKey("offers.offer_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("private_json", Text, nullable=False),
+)
+
+offer_provenance = Table(
+    "offer_provenance",
+    metadata,
+    Column("offer_id", String, ForeignKey("offers.offer_id", ondelete="CASCADE"), nullable=False),
+    Column("group", String(32), nullable=False),
+    Column("contributor", String, nullable=False),
+    Column("event_id", String, nullable=False),
+    Column("source_version", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("authority", String, nullable=False),
+    PrimaryKeyConstraint("offer_id", "group"),
+)
+
+offer_versions = Table(
+    "offer_versions",
+    metadata,
+    Column("offer_id", String, ForeignKey("offers.offer_id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", String, nullable=False, index=True),
+    Column("contributor", String, nullable=False, index=True),
+    Column("source_version", BigInteger, nullable=False),
+    Column("changed_groups", Text, nullable=False),  # JSON list of group names
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    PrimaryKeyConstraint("offer_id", "version"),
+)
+
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("event_id", String, nullable=False),
+    Column("rule_ids", Text, nullable=False),  # JSON list; with event_id, the identity
+    Column("contributor", String, nullable=False, index=True),
+    Column("offer_id", String, nullable=False, index=True),
+    Column("occurred_at", UtcDateTime, nullable=False, index=True),
+    Column("message", Text, nullable=False),
+    Column("field_groups", Text, nullable=False),  # JSON list of group names
+    PrimaryKeyConstraint("event_id", "rule_ids"),
+)
+
+customer_data = Table(
+    "customer_data",
+    metadata,
+    Column("event_id", String, primary_key=True),
+    Column("collector", String, nullable=False, index=True),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("full_name", Text, nullable=True),
+    Column("email", Text, nullable=True),
+    Column("phone", Text, nullable=True),
+    Column("postal_code", String(16), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("consent_marketing", Boolean, nullable=False),
+)
+
+consumed_positions = Table(
+    "consumed_positions",
+    metadata,
+    Column("topic", String, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
+    PrimaryKeyConstraint("topic", "partition"),
+    CheckConstraint("next_offset >= 0", name="next_offset_not_negative"),
+)
+
+# Counting offers per (type, department, status) is what operators and the dashboard ask most.
+Index("ix_offers_type_department_status", offers.c.offer_type, offers.c.department, offers.c.status)
+
+# Every table of the store, parents first (the order the tests truncate them in reverse).
+TABLES: tuple[Table, ...] = (
+    offers,
+    offer_private,
+    offer_provenance,
+    offer_versions,
+    rejections,
+    customer_data,
+    consumed_positions,
+)
