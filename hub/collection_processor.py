@@ -10,6 +10,8 @@ given. For each input record, in order:
   `sitn.regional.changes` keyed by offer id, a (partial) rejection to `sitn.rejections`.
 Deterministic: the same record on the same state gives the same output bytes (no wall clock:
 times come from the events or the Kafka record), which is what makes redelivery harmless.
+Outputs come in the order they must be delivered: a partial rejection before its regional change,
+so a crash between the two leaves the change unsent and the replay re-emits both.
 """
 
 from __future__ import annotations
@@ -127,13 +129,14 @@ class CollectionProcessor:
         key = contribution.offer_id.encode()
         if isinstance(verdict, Accepted):
             self.states[contribution.offer_id] = verdict.state
-            out = [Outbound(REGIONAL_CHANGES, key, encode_regional_change(verdict.change))]
-            if verdict.partial is not None:
-                self.tally.partially_rejected += 1
-                out.append(Outbound(REJECTIONS, key, encode_rejection(verdict.partial)))
-            else:
+            change = Outbound(REGIONAL_CHANGES, key, encode_regional_change(verdict.change))
+            if verdict.partial is None:
                 self.tally.accepted += 1
-            return out
+                return [change]
+            self.tally.partially_rejected += 1
+            # The change last: once it is out, a restarted hub's state holds it and a replay has
+            # no effect, so a rejection still unsent then would be lost for good.
+            return [Outbound(REJECTIONS, key, encode_rejection(verdict.partial)), change]
         if isinstance(verdict, Rejected):
             self.tally.rejected += 1
             return [Outbound(REJECTIONS, key, encode_rejection(verdict.rejection))]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,27 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
         return created
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, sorted, asking the brokers (not a client's partial metadata).
+
+    A consumer's `partitions_for_topic` only knows topics it already fetched metadata for, so a
+    freshly started consumer would see none; raises `KafkaError` naming a topic that is missing.
+    """
+    wanted = list(topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(wanted)
+    finally:
+        await admin.close()
+    found: list[TopicPartition] = []
+    for topic in described:
+        if topic.get("error_code"):
+            raise UnknownTopicOrPartitionError(
+                f"topic {topic.get('topic')!r} does not exist (error {topic['error_code']}); "
+                "create the hub's topics with `sitn topics ensure`"
+            )
+        found += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
+    return sorted(found)

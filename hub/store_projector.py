@@ -24,7 +24,7 @@ from hub.codec import DecodeError, decode, decode_customer_record
 from hub.core.collection import Rejection
 from hub.core.contribution import CustomerRecord
 from hub.core.regional import RegionalChange
-from hub.kafka_clients import make_consumer
+from hub.kafka_clients import make_consumer, topic_partitions
 from hub.records import from_avro_record
 from hub.store.port import RegionalStore, StoredRejection
 from hub.topics import CUSTOMER_DATA, REGIONAL_CHANGES, REJECTIONS
@@ -81,11 +81,7 @@ class StoreProjector:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in PROJECTED_TOPICS
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await topic_partitions(self.bootstrap, PROJECTED_TOPICS)
         consumer.assign(partitions)
         positions = await asyncio.to_thread(self.store.positions)
         for tp in partitions:

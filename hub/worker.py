@@ -3,7 +3,7 @@
 Start-up, in order: create the hub's topics; fold `sitn.registry` into the registry in force;
 restore the collection rules' per-offer state from `sitn.regional.changes`; migrate the store.
 Then three loops run until asked to stop:
-- the collection agent (faust-streaming, raw bytes) over every `sitn.contrib.*` topic: each
+- the collection agent (faust-streaming, raw bytes) over each registered contributor's topic: each
   record goes through `CollectionProcessor`, its outputs are produced and *delivered* (acks=all)
   before the record is acknowledged, so faust commits an offset only once its outcome is durable;
 - the registry follower, which keeps the processor's registry up to date;
@@ -15,27 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from aiokafka import TopicPartition
 
 from hub.codec import DecodeError
 from hub.collection_processor import CollectionProcessor, Inbound
 from hub.core.regional import RegionalChange
 from hub.faust_app import make_app, raw_topic
-from hub.kafka_clients import ensure_topics, make_consumer
+from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.follower import RegistryFollower
 from hub.settings import Settings
 from hub.store.sql import SqlStore
 from hub.store_projector import StoreProjector, decode_regional_change
-from hub.topics import CONTRIB_PREFIX, REGIONAL_CHANGES, contributor_topic_spec, hub_topics
+from hub.topics import REGIONAL_CHANGES, contrib_topic, contributor_topic_spec, hub_topics
 
 log = logging.getLogger("sitn.worker")
-CONTRIB_PATTERN = re.compile("^" + re.escape(CONTRIB_PREFIX) + ".+$")
 
 
 async def read_regional_history(bootstrap: str) -> list[RegionalChange]:
@@ -43,12 +39,7 @@ async def read_regional_history(bootstrap: str) -> list[RegionalChange]:
     consumer = make_consumer(bootstrap, group_id=None, client_id="sitn-restore")
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(REGIONAL_CHANGES, p)
-            for p in sorted(consumer.partitions_for_topic(REGIONAL_CHANGES) or ())
-        ]
-        if not partitions:
-            return []
+        partitions = await topic_partitions(bootstrap, [REGIONAL_CHANGES])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -67,6 +58,14 @@ async def read_regional_history(bootstrap: str) -> list[RegionalChange]:
         return changes
     finally:
         await consumer.stop()
+
+
+async def _watch(app: Any, stop: asyncio.Event) -> None:
+    """Turn a crash inside faust (which it only logs) into an error of the worker."""
+    while not stop.is_set():
+        if app.crashed:
+            raise RuntimeError(f"the collection agent crashed: {app.crash_reason!r}")
+        await _sleep_or_stop(stop, 0.5)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -91,6 +90,7 @@ class Worker:
     """The running hub; `stop` ends it cleanly."""
 
     settings: Settings
+    app_id: str = "sitn-hub"  # the faust app, hence the consumer group of the collection agent
     processor: CollectionProcessor | None = None
     projector: StoreProjector | None = None
     stop: asyncio.Event | None = None
@@ -120,9 +120,13 @@ class Worker:
         await asyncio.to_thread(store.migrate)
         self.projector = StoreProjector(store, bootstrap)
 
-        # A short metadata age lets the pattern subscription see new contributor topics quickly.
-        app = make_app("sitn-hub", bootstrap, consumer_metadata_max_age_ms=5000)
-        source = app.topic(pattern=CONTRIB_PATTERN, key_type=bytes, value_type=bytes)
+        app = make_app(self.app_id, bootstrap)
+        # One topic per registered organisation. faust-streaming cannot subscribe by pattern with
+        # aiokafka, so an organisation registered later is consumed after the worker restarts.
+        contributors = sorted(registry.organisations)
+        source = app.topic(
+            *(contrib_topic(org) for org in contributors), key_type=bytes, value_type=bytes
+        )
         sinks: dict[str, Any] = {}
 
         def sink(name: str) -> Any:
@@ -155,6 +159,7 @@ class Worker:
             follow,
             asyncio.create_task(self.projector.run(self.stop), name="store-projector"),
             asyncio.create_task(self._report(self.stop), name="reporter"),
+            asyncio.create_task(_watch(app, self.stop), name="faust-watchdog"),
         ]
         await app.start()
         if on_ready is not None:

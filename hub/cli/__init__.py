@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import demo, importer, kafka, publish, registry, topics
+from hub.cli import demo, importer, kafka, publish, registry, store, topics, worker
 from hub.settings import ENVIRONMENT_VARIABLES
 
 _EPILOG = "Environment variables: " + "; ".join(
@@ -29,6 +29,9 @@ app.add_typer(importer.app, name="import")
 app.add_typer(demo.app, name="demo")
 app.add_typer(registry.app, name="registry")
 app.command(name="publish")(publish.publish)
+app.add_typer(store.app, name="store")
+app.command(name="rejections")(store.rejections)
+app.command(name="worker")(worker.worker)
 
 
 def main() -> None:

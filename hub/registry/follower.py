@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import TopicPartition
-
 from hub.codec import DecodeError
 from hub.core.registry import Registry
 from hub.core.registry_events import evolve_registry
-from hub.kafka_clients import ensure_topics, make_consumer
+from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
 from hub.registry.topic import registry_topic_spec
 from hub.registry.wire import decode_registry_event
 from hub.topics import REGISTRY
@@ -36,10 +34,7 @@ class RegistryFollower:
         consumer = make_consumer(self.bootstrap, group_id=None, client_id="sitn-registry-follower")
         await consumer.start()
         try:
-            partitions = [
-                TopicPartition(REGISTRY, p)
-                for p in sorted(consumer.partitions_for_topic(REGISTRY) or {0})
-            ]
+            partitions = await topic_partitions(self.bootstrap, [REGISTRY])
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)

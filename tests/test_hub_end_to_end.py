@@ -1,0 +1,142 @@
+"""Producers -> real broker -> worker -> store, on SQLite, then the same history into PostgreSQL.
+
+The demo stream (offers created by the five CDTs, follow-up changes by CDTs, OTs, federators and the
+CRT, some built to be rejected) is published through the `Publisher`; the worker judges it and
+stores it. A second store fed from the same `sitn.regional.changes` on PostgreSQL has the same
+digest, and the worker restarted on the same topics reaches the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hub.core.regional import OfferStatus
+from hub.demo_run import (
+    DemoOutcome,
+    DemoPlan,
+    end_offsets,
+    prepare,
+    run_demo,
+    wait_until_stored,
+)
+from hub.reference import load_normandy_territory
+from hub.registry.format import load_normandy_registry
+from hub.settings import Settings
+from hub.store.sql import SqlStore
+from hub.store_projector import StoreProjector
+from hub.topics import REGIONAL_CHANGES, REJECTIONS
+from hub.worker import Worker
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+PLAN = DemoPlan(offers=120, changes=200, seed=11, invalid_ratio=0.1)
+
+
+def settings_for(bootstrap: str, home: Path, database_url: str) -> Settings:
+    return Settings.from_env(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "SITN_HOME": str(home),
+            "SITN_DATABASE_URL": database_url,
+        }
+    )
+
+
+async def started(worker: Worker) -> asyncio.Task[None]:
+    ready = asyncio.Event()
+    task = asyncio.create_task(worker.run(on_ready=lambda _: ready.set()))
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    return task
+
+
+async def stopped(worker: Worker, task: asyncio.Task[None]) -> None:
+    assert worker.stop is not None
+    worker.stop.set()
+    await asyncio.wait_for(task, 60)
+
+
+async def project_until_end(store: SqlStore, bootstrap: str) -> None:
+    ends = await end_offsets(bootstrap, [REGIONAL_CHANGES, REJECTIONS])
+    stop = asyncio.Event()
+    projector = StoreProjector(store, bootstrap)
+    task = asyncio.create_task(projector.run(stop))
+    while True:
+        positions = await asyncio.to_thread(store.positions)
+        if all(positions.get(key, 0) >= end for key, end in ends.items()):
+            break
+        assert not task.done(), task
+        await asyncio.sleep(0.2)
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def demo(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[tuple[Settings, DemoOutcome]]:
+    registry = load_normandy_registry()
+    await prepare(kafka_bootstrap, registry)
+    settings = settings_for(kafka_bootstrap, tmp_path, f"sqlite:///{tmp_path / 'live.db'}")
+    worker = Worker(settings)
+    task = await started(worker)
+    try:
+        outcome = await run_demo(
+            worker, PLAN, registry, load_normandy_territory(), say=lambda _: None
+        )
+    finally:
+        await stopped(worker, task)
+    return settings, outcome
+
+
+async def test_the_demo_flows_from_publishers_through_the_hub_into_sqlite_and_postgresql(
+    demo: tuple[Settings, DemoOutcome], kafka_bootstrap: str, postgres_url: str
+) -> None:
+    settings, outcome = demo
+    live = SqlStore(settings.database_url)
+    try:
+        offers = sum(
+            count for (_, _, status), count in live.counts().items() if status is OfferStatus.ACTIVE
+        )
+        assert offers >= PLAN.offers * 0.8, "most demo offers are live in the store"
+        rejected_rules = {rule for r in live.rejections(limit=10_000) for rule in r.rule_ids}
+        assert {"principle", "convention"} <= rejected_rules
+        assert outcome.refused_by_publisher == outcome.expected_rejections["charte"]
+
+        rebuilt = SqlStore(postgres_url)
+        rebuilt.migrate()
+        try:
+            await project_until_end(rebuilt, kafka_bootstrap)
+            assert rebuilt.digest() == live.digest()
+            assert rebuilt.counts() == live.counts()
+        finally:
+            rebuilt.close()
+    finally:
+        live.close()
+
+
+async def test_a_restarted_worker_redelivered_everything_changes_nothing(
+    demo: tuple[Settings, DemoOutcome], kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings, outcome = demo
+    live = SqlStore(settings.database_url)
+    before = live.digest()
+    live.close()
+    # A new consumer group sees every contribution again, as after a lost offset commit.
+    worker = Worker(settings, app_id=f"sitn-hub-redelivery-{tmp_path.name}")
+    task = await started(worker)
+    try:
+        ends = await end_offsets(kafka_bootstrap, [REGIONAL_CHANGES])
+        await wait_until_stored(worker, outcome.published)
+        assert worker.processor is not None
+        assert worker.processor.tally.accepted == 0, "redelivered contributions have no effect"
+        assert await end_offsets(kafka_bootstrap, [REGIONAL_CHANGES]) == ends
+    finally:
+        await stopped(worker, task)
+    live = SqlStore(settings.database_url)
+    assert live.digest() == before
+    live.close()
