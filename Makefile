@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run stop test lint pytest bench clean system-deps
+.PHONY: run serve stop test lint pytest bench clean system-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "SITN Hub needs Python 3.11, found " + sys.version.split()[0]'
@@ -18,15 +18,15 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash .ci/system-deps
 
-## run: start the local broker and the hub on its embedded defaults (SQLite store, demo data)
+## run: the local broker and the hub on embedded defaults (SQLite store, demo data), end to end
 run: $(STAMP) system-deps
 	$(BIN)/sitn kafka start
-	$(BIN)/sitn topics ensure
-	@echo
-	@echo "SITN Hub is up. Broker: 127.0.0.1:9092 (log: .sitn/kafka/broker.log)."
-	@echo "  $(BIN)/sitn --help        every command"
-	@echo "  $(BIN)/sitn kafka status  is the broker running?"
-	@echo "  make stop                 stop the broker"
+	$(BIN)/sitn demo run
+
+## serve: keep the hub running on the local broker until Ctrl-C
+serve: $(STAMP) system-deps
+	$(BIN)/sitn kafka start
+	$(BIN)/sitn worker
 
 stop: $(STAMP)
 	$(BIN)/sitn kafka stop

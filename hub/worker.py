@@ -149,11 +149,11 @@ class Worker:
                         value=message.value,
                     )
                 )
-                pending = [
-                    await sink(out.topic).send(key=out.key, value=out.value) for out in outputs
-                ]
-                # Delivered before the event is acknowledged: the offset commit follows outcome.
-                await asyncio.gather(*pending)
+                # Each output delivered (acks=all) in the processor's order, all before the
+                # event is acknowledged: the offset commit follows the outcome, and a partial
+                # rejection is out before the change that would make its replay a no-op.
+                for out in outputs:
+                    await (await sink(out.topic).send(key=out.key, value=out.value))
 
         tasks = [
             follow,

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub.cli.console import err, fail, out
+from hub.cli.demo_run import run
 from hub.core.contribution import Contribution
 from hub.records import contribution_to_json
 from hub.reference import ReferenceDataError, load_normandy_territory
@@ -37,9 +38,10 @@ MANIFEST = "manifest.json"
 PROGRESS_FROM = 10_000  # offers + changes from which a progress bar is worth showing
 
 app = typer.Typer(
-    help="Generate the demo's synthetic Normandy offers and change streams.",
+    help="The demo: generate synthetic Normandy offers and changes, or run them through the hub.",
     no_args_is_help=True,
 )
+app.command(name="run")(run)
 
 
 @app.command()

@@ -17,7 +17,7 @@ def configure_logging() -> None:
         datefmt="%H:%M:%S",
     )
     # The libraries' INFO lines describe their internals (rebalances, fetchers), not the hub.
-    for chatty in ("faust", "mode", "aiokafka", "kafka"):
+    for chatty in ("faust", "mode", "aiokafka", "kafka", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 

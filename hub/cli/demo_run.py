@@ -1,0 +1,138 @@
+"""`sitn demo run`: the whole path on the demo data, then where to look (what `make run` shows).
+
+Applies the shipped Normandy registry, starts the hub in-process on the embedded defaults (local
+broker, SQLite store under SITN_HOME), publishes generated offers and changes as the CDTs, OTs,
+federators and the CRT would (some built to be rejected), waits until everything is judged and
+stored, prints a summary, and with `--keep-running` goes on serving until Ctrl-C. Running it again
+does not publish the same demo twice: a marker under SITN_HOME remembers what was published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hub.cli.console import err, fail, out, settings
+from hub.cli.worker import configure_logging
+from hub.demo_run import DemoPlan, prepare, run_demo
+from hub.reference import load_normandy_territory
+from hub.registry.format import load_normandy_registry
+from hub.settings import Settings
+from hub.store.sql import SqlStore
+from hub.worker import Worker
+
+MARKER = "demo-published.json"
+
+
+def run(
+    offers: Annotated[int, typer.Option(min=1, help="How many offers the CDTs create.")] = 400,
+    changes: Annotated[int, typer.Option(min=0, help="How many follow-up changes.")] = 600,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
+    invalid_ratio: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of changes built to be rejected.")
+    ] = 0.08,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Keep the hub running after the summary.")
+    ] = False,
+) -> None:
+    """Run the demo end to end: registry, publishers, hub, store; then show where to look."""
+    config = settings()
+    configure_logging()
+    logging.getLogger("sitn.worker").setLevel(logging.WARNING)
+    plan = DemoPlan(offers, changes, seed, invalid_ratio)
+    try:
+        asyncio.run(_run(config, plan, keep_running))
+    except (OSError, RuntimeError, TimeoutError) as error:
+        fail(f"the demo failed: {error}; is Kafka running (`sitn kafka start`)?")
+
+
+async def _run(config: Settings, plan: DemoPlan, keep_running: bool) -> None:
+    registry = load_normandy_registry()
+    territory = load_normandy_territory()
+    changed = await prepare(config.bootstrap_servers, registry)
+    err.print(f"registry applied to sitn.registry: {changed} entries published")
+    worker = Worker(config)
+    worker.stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(worker.run(on_ready=lambda _: ready.set()))
+    await _ready_or_failed(task, ready)
+    marker = config.home / MARKER
+    wanted = json.dumps(plan.__dict__, sort_keys=True)
+    try:
+        if marker.exists() and marker.read_text() == wanted:
+            err.print("the demo data was already published (same plan); showing the store")
+        else:
+            outcome = await run_demo(worker, plan, registry, territory, say=err.print)
+            marker.write_text(wanted)
+            err.print(
+                f"published {outcome.published} contributions; the publishers refused "
+                f"{outcome.refused_by_publisher} that break the charte before sending"
+            )
+        summarise(config)
+        if keep_running:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, worker.stop.set)
+            out.print("\nThe hub keeps running (Ctrl-C to stop).")
+            await worker.stop.wait()
+    finally:
+        worker.stop.set()
+        await task
+
+
+async def _ready_or_failed(task: asyncio.Task[None], ready: asyncio.Event) -> None:
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()
+        raise RuntimeError("the hub stopped while starting")
+
+
+def summarise(config: Settings) -> None:
+    store = SqlStore(config.database_url)
+    try:
+        counts = store.counts()
+        rejections = store.rejections(limit=100_000)
+        digest = store.digest()
+    finally:
+        store.close()
+    by_department: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    for (_, department, status), count in counts.items():
+        by_department[department or "-"] += count
+        by_status[status.value] += count
+    table = Table("department", "offers", title="Regional store")
+    for department, count in sorted(by_department.items()):
+        table.add_row(department, str(count))
+    out.print(table)
+    out.print("by status: " + ", ".join(f"{s} {n}" for s, n in sorted(by_status.items())))
+    per_contributor = Counter(r.contributor for r in rejections)
+    rules = Counter(rule.split(".")[0] for r in rejections for rule in r.rule_ids)
+    out.print(
+        f"rejections: {len(rejections)} ("
+        + ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items()))
+        + ")"
+    )
+    for r in rejections[:3]:
+        out.print(f"  {r.contributor} {r.offer_id}: {escape(r.message[:160])}")
+    example = per_contributor.most_common(1)[0][0] if per_contributor else "cdt-calvados"
+    bin_dir = ".venv/bin/"
+    out.print(
+        "\nWhere to look:\n"
+        f"  {bin_dir}sitn rejections --contributor {example}   what a contributor must fix\n"
+        f"  {bin_dir}sitn store counts                     offers per type, department, status\n"
+        f"  {bin_dir}sitn store digest                     {digest[:16]}… (compare two stores)\n"
+        f"  {bin_dir}sitn registry show                    the conventions in force\n"
+        f"  {bin_dir}sitn worker                           run the hub again\n"
+        f"  store: {config.database_url}\n"
+        f"  broker log: {config.home / 'kafka' / 'broker.log'}"
+    )
