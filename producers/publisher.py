@@ -27,10 +27,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from hub.codec import encode_contribution
+from hub.codec import encode_contribution, encode_customer_record
 from hub.core.charte import Violation, check_change, check_new_offer
 from hub.core.contribution import (
     Contribution,
+    CustomerRecord,
     FieldGroupsChanged,
     OfferCreated,
     OfferDeleted,
@@ -369,3 +370,44 @@ class Publisher:
             SentEvent(c.event_id, c.offer_id, c.source_version, m.partition, m.offset)
             for c, m in zip(chunk.contributions, metadata, strict=True)
         ]
+
+    async def publish_customer_records(self, records: Sequence[CustomerRecord]) -> PublishReport:
+        """Send customer data collected by this member (web forms, reception tools).
+
+        They travel on the member's own topic, keyed by their event id, and the hub moves them to
+        its private customer-data topic and table: they never join an offer. Each record must name
+        this member as its collector.
+        """
+        foreign = [r.event_id for r in records if r.collector != self.contributor]
+        if foreign:
+            return PublishReport(
+                self.topic,
+                error=f"customer records {', '.join(foreign)} were not collected by "
+                f"{self.contributor}; nothing was published",
+            )
+        try:
+            producer = await self._start_producer()
+        except (KafkaError, OSError) as error:
+            return PublishReport(
+                self.topic, error=f"could not reach Kafka at {self.bootstrap} ({error})"
+            )
+        try:
+            async with producer.transaction():
+                futures = [
+                    await producer.send(
+                        self.topic, value=encode_customer_record(r), key=r.event_id.encode()
+                    )
+                    for r in records
+                ]
+                metadata = await asyncio.gather(*futures)
+        except (KafkaError, OSError) as error:
+            return PublishReport(self.topic, error=f"publishing customer records failed: {error}")
+        finally:
+            await producer.stop()
+        return PublishReport(
+            self.topic,
+            sent=tuple(
+                SentEvent(r.event_id, "", 0, m.partition, m.offset)
+                for r, m in zip(records, metadata, strict=True)
+            ),
+        )

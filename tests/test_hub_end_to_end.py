@@ -9,11 +9,13 @@ digest, and the worker restarted on the same topics reaches the same store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
+from hub.codec import decode
 from hub.core.regional import OfferStatus
 from hub.demo_run import (
     DemoOutcome,
@@ -23,13 +25,16 @@ from hub.demo_run import (
     run_demo,
     wait_until_stored,
 )
+from hub.kafka_clients import make_consumer, make_producer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.store.sql import SqlStore
 from hub.store_projector import StoreProjector
-from hub.topics import REGIONAL_CHANGES, REJECTIONS
+from hub.topics import DEADLETTER, REGIONAL_CHANGES, REJECTIONS, contrib_topic
 from hub.worker import Worker
+from producers.publisher import Publisher
+from tests import examples
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -78,7 +83,7 @@ async def project_until_end(store: SqlStore, bootstrap: str) -> None:
 
 
 @pytest.fixture
-async def demo(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[tuple[Settings, DemoOutcome]]:
+async def demo(kafka_bootstrap: str, tmp_path: Path) -> tuple[Settings, DemoOutcome]:
     registry = load_normandy_registry()
     await prepare(kafka_bootstrap, registry)
     settings = settings_for(kafka_bootstrap, tmp_path, f"sqlite:///{tmp_path / 'live.db'}")
@@ -140,3 +145,81 @@ async def test_a_restarted_worker_redelivered_everything_changes_nothing(
     live = SqlStore(settings.database_url)
     assert live.digest() == before
     live.close()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    consumer = make_consumer(bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(bootstrap, [topic])
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[ConsumerRecord] = []
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                found += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_undecodable_bytes_are_dead_lettered_and_customer_data_stays_private(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    await prepare(kafka_bootstrap, load_normandy_registry())
+    settings = settings_for(kafka_bootstrap, tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    canary = f"canary-{tmp_path.name}@private.example"
+    customer = replace(
+        examples.full_customer_record(), event_id=f"form-{tmp_path.name}", email=canary
+    )
+    garbage = b"<offre>not avro</offre>"
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(
+            contrib_topic("ot-deauville"), garbage, key=b"HOTNOR014V599999"
+        )
+    finally:
+        await producer.stop()
+    report = await Publisher(
+        bootstrap=kafka_bootstrap,
+        contributor="ot-deauville",
+        state_dir=tmp_path,
+        territory=load_normandy_territory(),
+    ).publish_customer_records([customer])
+    assert report.error is None
+
+    worker = Worker(settings, app_id=f"sitn-hub-deadletter-{tmp_path.name}")
+    task = await started(worker)
+    try:
+        store = worker.projector.store if worker.projector else None
+        assert store is not None
+        for _ in range(300):
+            if await asyncio.to_thread(store.customer_data, "ot-deauville"):
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await stopped(worker, task)
+
+    letters = [decode("DeadLetter", r.value) for r in await read_topic(kafka_bootstrap, DEADLETTER)]
+    ours = [
+        d
+        for d in letters
+        if (d["topic"], d["partition"], d["offset"]) == (sent.topic, sent.partition, sent.offset)
+    ]
+    assert len(ours) == 1
+    assert ours[0]["value"] == garbage
+    assert ours[0]["error_kind"] == "bad_magic"
+
+    live = SqlStore(settings.database_url)
+    try:
+        assert [c.email for c in live.customer_data("ot-deauville") if c.email == canary] == [
+            canary
+        ]
+    finally:
+        live.close()
+    for topic in (REGIONAL_CHANGES, REJECTIONS):
+        assert not any(
+            canary.encode() in (r.value or b"") for r in await read_topic(kafka_bootstrap, topic)
+        ), f"customer data leaked into {topic}"
