@@ -22,7 +22,7 @@ def configure_logging() -> None:
 
 
 def worker() -> None:
-    """Run the hub: judge every sitn.contrib.* contribution and keep the regional store."""
+    """Run the hub: judge every registered contributor's contributions, keep the store."""
     config = settings()
     configure_logging()
     err.print(
