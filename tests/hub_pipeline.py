@@ -7,8 +7,8 @@ a stable hash of the offer id modulo `OFFER_PARTITIONS`, offsets counting up per
 `project` feeds an output log to a `RegionalStore` through the store projector's own decoders, one
 call per batch of a topic-partition with the position after it, as `hub.store_projector` does.
 
-`demo_records()` is the stream the properties use: the demo generator's creations of 40 offers and
-120 follow-up changes, a tenth of which the hub must reject, plus a few CRT contributions that are
+`demo_records()` is the stream the properties use: the demo generator's creations of 30 offers and
+90 follow-up changes, a tenth of which the hub must reject, plus a few CRT contributions that are
 only partly accepted (media under the photo-library exception, prices refused), so that every kind
 of verdict occurs. Fixed seeds, no clock: the same stream in every process, built once per process.
 """
