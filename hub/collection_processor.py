@@ -26,13 +26,13 @@ from hub.codec import (
     decode_customer_record,
     encode,
     encode_customer_record,
+    encode_record,
     writer_schema_of,
 )
 from hub.core.collection import Accepted, Context, OfferState, Rejected, Rejection, decide, evolve
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.records import to_avro_record
 from hub.topics import CONTRIB_PREFIX, CUSTOMER_DATA, DEADLETTER, REGIONAL_CHANGES, REJECTIONS
 
 
@@ -68,11 +68,11 @@ class Tally:
 
 
 def encode_regional_change(change: RegionalChange) -> bytes:
-    return encode("RegionalChange", to_avro_record(change))
+    return encode_record("RegionalChange", change)
 
 
 def encode_rejection(rejection: Rejection) -> bytes:
-    return encode("Rejection", to_avro_record(rejection))
+    return encode_record("Rejection", rejection)
 
 
 def dead_letter(record: Inbound, reason: str, kind: str) -> Outbound:

@@ -2,12 +2,14 @@
 
 Start-up, in order: create the hub's topics; fold `sitn.registry` into the registry in force;
 restore the collection rules' per-offer state from `sitn.regional.changes`; migrate the store.
-Then three loops run until asked to stop:
+Then four loops run until asked to stop:
 - the collection agent (faust-streaming, raw bytes) over each registered contributor's topic: each
   record goes through `CollectionProcessor`, its outputs are produced and *delivered* (acks=all)
   before the record is acknowledged, so faust commits an offset only once its outcome is durable;
 - the registry follower, which keeps the processor's registry up to date;
-- the store projector (`hub.store_projector`), which writes rows and positions in one transaction.
+- the store projector (`hub.store_projector`), which writes rows and positions in one transaction;
+- the diffusion projector (`hub.diffusion_projector`), which fans each regional change out to the
+  diffusers' feeds, entries and positions in one transaction.
 A redelivered contribution meets a state that already holds its effect, so it has none.
 """
 
@@ -22,7 +24,9 @@ from typing import Any
 from hub.codec import DecodeError
 from hub.collection_processor import CollectionProcessor, Inbound
 from hub.core.regional import RegionalChange
+from hub.diffusion_projector import DiffusionProjector
 from hub.faust_app import make_app, raw_topic
+from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.follower import RegistryFollower
@@ -93,6 +97,7 @@ class Worker:
     app_id: str = "sitn-hub"  # the faust app, hence the consumer group of the collection agent
     processor: CollectionProcessor | None = None
     projector: StoreProjector | None = None
+    diffusion: DiffusionProjector | None = None
     stop: asyncio.Event | None = None
 
     async def run(self, *, on_ready: Callable[[Worker], None] | None = None) -> None:
@@ -119,6 +124,8 @@ class Worker:
         store = SqlStore(self.settings.database_url)
         await asyncio.to_thread(store.migrate)
         self.projector = StoreProjector(store, bootstrap)
+        feeds = SqlFeedStore(self.settings.database_url)  # same database, migrated above
+        self.diffusion = DiffusionProjector(feeds, bootstrap, lambda: follower.registry)
 
         app = make_app(self.app_id, bootstrap)
         # One topic per registered organisation. faust-streaming cannot subscribe by pattern with
@@ -158,6 +165,7 @@ class Worker:
         tasks = [
             follow,
             asyncio.create_task(self.projector.run(self.stop), name="store-projector"),
+            asyncio.create_task(self.diffusion.run(self.stop), name="diffusion-projector"),
             asyncio.create_task(self._report(self.stop), name="reporter"),
             asyncio.create_task(_watch(app, self.stop), name="faust-watchdog"),
         ]
@@ -175,6 +183,7 @@ class Worker:
             await asyncio.gather(*tasks, return_exceptions=True)
             await app.stop()
             await asyncio.to_thread(store.close)
+            await asyncio.to_thread(feeds.close)
 
     async def _report(self, stop: asyncio.Event, every: float = 10.0) -> None:
         """Log what was judged and stored since the last report, for operators."""
@@ -196,4 +205,9 @@ class Worker:
             f"{judged.rejected} rejected, {judged.no_effect} without effect, "
             f"{judged.dead_lettered} dead-lettered, {judged.customer_records} customer records; "
             f"stored: {stored.changes} changes, {stored.rejections} rejections"
+            + (
+                f"; diffused: {self.diffusion.tally.entries} feed entries"
+                if self.diffusion is not None
+                else ""
+            )
         )

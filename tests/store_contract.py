@@ -346,6 +346,24 @@ class RegionalStoreContract:
         assert store.rejections("ot-rouen") == [rejection("e2", "ot-rouen", minutes=2)]
         assert store.positions() == {("sitn.rejections", 0): 4}
 
+    def test_rejections_resume_in_the_order_they_were_recorded(self, store: RegionalStore) -> None:
+        # Recorded late, an early event still comes after what a reader has already seen.
+        store.record_rejections([rejection("e5", minutes=5), rejection("x1", "ot-rouen")], {})
+        store.record_rejections([rejection("e1", minutes=1), rejection("e5", minutes=5)], {})
+        store.record_rejections([rejection("e9", minutes=9)], {})
+
+        seen = store.rejections_after("ot-caen")
+        assert [(r.rejection.event_id, r.rejection) for r in seen] == [
+            ("e5", rejection("e5", minutes=5)),
+            ("e1", rejection("e1", minutes=1)),
+            ("e9", rejection("e9", minutes=9)),
+        ]
+        assert seen[0].seq < seen[1].seq < seen[2].seq
+        assert store.rejections_after("ot-caen", after=seen[0].seq, limit=1) == [seen[1]]
+        assert store.rejections_after("ot-caen", after=seen[2].seq) == []
+        assert [r.rejection.event_id for r in store.rejections_after("ot-rouen")] == ["x1"]
+        assert store.rejections_after("nobody") == []
+
     def test_a_rejection_is_stored_once_per_event_and_rule_ids(self, store: RegionalStore) -> None:
         store.record_rejections([rejection("e1")], {})
         store.record_rejections(

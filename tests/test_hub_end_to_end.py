@@ -16,6 +16,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from hub.codec import decode
+from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
 from hub.demo_run import (
     DemoOutcome,
@@ -25,6 +26,7 @@ from hub.demo_run import (
     run_demo,
     wait_until_stored,
 )
+from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer, make_producer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
@@ -111,6 +113,18 @@ async def test_the_demo_flows_from_publishers_through_the_hub_into_sqlite_and_po
         rejected_rules = {rule for r in live.rejections(limit=10_000) for rule in r.rule_ids}
         assert {"principle", "convention"} <= rejected_rules
         assert outcome.refused_by_publisher == outcome.expected_rejections["charte"]
+
+        feeds = SqlFeedStore(settings.database_url)
+        try:
+            regional = feeds.changes("site-crt-normandie", limit=1000)
+            assert regional, "the regional board's site receives the demo offers"
+            calendar = feeds.changes("calendrierdesfetes", limit=1000)
+            offer_types = {e.change.offer_type for e in calendar if e.change.offer_type}
+            assert offer_types <= {OfferType.FMA}, "the events calendar receives events only"
+            private = [e for e in regional + calendar if e.change.view and e.change.view.private]
+            assert private == [], "no feed entry carries the private block"
+        finally:
+            feeds.close()
 
         rebuilt = SqlStore(postgres_url)
         rebuilt.migrate()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import demo, importer, kafka, publish, registry, store, topics, worker
+from hub.cli import api, demo, importer, kafka, publish, registry, store, topics, worker
 from hub.settings import ENVIRONMENT_VARIABLES
 
 _EPILOG = "Environment variables: " + "; ".join(
@@ -32,6 +32,7 @@ app.command(name="publish")(publish.publish)
 app.add_typer(store.app, name="store")
 app.command(name="rejections")(store.rejections)
 app.command(name="worker")(worker.worker)
+app.add_typer(api.app, name="api")
 
 
 def main() -> None:

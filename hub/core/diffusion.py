@@ -29,6 +29,7 @@ class DiffusionReason(StrEnum):
     CONVENTION_ENDED = "convention_ended"  # the diffuser's convention is no longer in force
     RIGHTS_ENDED = "rights_ended"  # no concession in force allows the diffuser's class
     RESYNC = "resync"  # re-sent on purpose by an operator (`sitn diffusion resync`)
+    EVENT_ENDED = "event_ended"  # an event (FMA) whose last date has passed
 
 
 @dataclass(frozen=True)

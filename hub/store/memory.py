@@ -17,7 +17,14 @@ from hub.core.offer import PrivateBlock
 from hub.core.regional import RegionalChange
 from hub.records import from_json_record, offer_fields_from_json
 from hub.store.digest import digest_of, offer_line
-from hub.store.port import CountKey, Positions, StoredOffer, StoredRejection, VersionEntry
+from hub.store.port import (
+    CountKey,
+    Positions,
+    SequencedRejection,
+    StoredOffer,
+    StoredRejection,
+    VersionEntry,
+)
 from hub.store.projection import (
     ProjectedChange,
     check_aware,
@@ -36,6 +43,7 @@ class InMemoryStore:
         self._lock = threading.Lock()
         self._offers: dict[str, ProjectedChange] = {}  # each offer's current version
         self._history: dict[str, list[VersionEntry]] = {}
+        # Insertion-ordered, and an entry is never replaced: its position + 1 is its `seq`.
         self._rejections: dict[tuple[str, str], StoredRejection] = {}
         self._customers: dict[str, CustomerRecord] = {}
         self._positions: dict[tuple[str, int], int] = {}
@@ -130,6 +138,18 @@ class InMemoryStore:
             ]
         chosen.sort(key=lambda r: (r.event_id, rule_key(r.rule_ids)))
         chosen.sort(key=lambda r: r.occurred_at, reverse=True)  # stable: ties keep the id order
+        return chosen[: max(limit, 0)]
+
+    def rejections_after(
+        self, contributor: str, after: int = 0, limit: int = 100
+    ) -> list[SequencedRejection]:
+        with self._lock:
+            recorded = list(self._rejections.values())
+        chosen = [
+            SequencedRejection(seq, rejection)
+            for seq, rejection in enumerate(recorded, start=1)
+            if seq > after and rejection.contributor == contributor
+        ]
         return chosen[: max(limit, 0)]
 
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:

@@ -61,6 +61,19 @@ class StoredRejection:
 
 
 @dataclass(frozen=True)
+class SequencedRejection:
+    """A stored rejection with its position in the order rejections were first recorded.
+
+    Positions start at 1 and only grow, across all contributors: a rejection recorded later has a
+    higher one whatever its event time, so a reader resuming after the last position it saw
+    misses none (the contributors' rejections feed uses it as its cursor).
+    """
+
+    seq: int
+    rejection: StoredRejection
+
+
+@dataclass(frozen=True)
 class StoredOffer:
     """The current state of one offer: the latest applied `RegionalChange`, flattened."""
 
@@ -127,6 +140,15 @@ class RegionalStore(Protocol):
 
     def rejections(self, contributor: str | None = None, limit: int = 100) -> list[StoredRejection]:
         """Rejections, newest event first (then by event id), of one contributor or of all."""
+        ...
+
+    def rejections_after(
+        self, contributor: str, after: int = 0, limit: int = 100
+    ) -> list[SequencedRejection]:
+        """One contributor's rejections recorded after position `after`, oldest recorded first.
+
+        At most `limit` of them; a redelivered rejection keeps its first position.
+        """
         ...
 
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:

@@ -6,6 +6,8 @@ Public state, private block and customer data live in separate tables so that a 
 data cannot read private data by accident. JSON is stored as text (canonical, see
 `hub.store.projection.canonical_json`) so SQLite and PostgreSQL hold the very same bytes.
 Times are stored in UTC (`UtcDateTime`) and read back as aware UTC datetimes.
+The diffusion feeds and API keys (`hub.feeds.sql`) live in the same database, so their tables are
+here too and come with the same migrations.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ rejections = Table(
     Column("occurred_at", UtcDateTime, nullable=False, index=True),
     Column("message", Text, nullable=False),
     Column("field_groups", Text, nullable=False),  # JSON list of group names
+    # The order rejections were first recorded in (1, 2, ...): the contributors' feed cursor.
+    Column("seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("event_id", "rule_ids"),
 )
 
@@ -156,6 +160,76 @@ consumed_positions = Table(
 
 # Counting offers per (type, department, status) is what operators and the dashboard ask most.
 Index("ix_offers_type_department_status", offers.c.offer_type, offers.c.department, offers.c.status)
+Index("ix_rejections_seq", rejections.c.seq, unique=True)
+Index("ix_rejections_contributor_seq", rejections.c.contributor, rejections.c.seq)
+
+# ---------------------------------------------------------------- diffusion feeds (hub.feeds)
+
+# Every entry of every diffuser's feed, numbered per diffuser (1, 2, ...): `seq` is the cursor.
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("diffuser_id", String, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("offer_id", String, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("offer_type", String(3), nullable=True),  # None on a removal
+    Column("view_json", Text, nullable=True),  # canonical JSON of the view; None on a removal
+    Column("occurred_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("diffuser_id", "seq"),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    CheckConstraint("version >= 1", name="version_positive"),
+)
+Index(
+    "ix_feed_entries_diffuser_offer_version",
+    feed_entries.c.diffuser_id,
+    feed_entries.c.offer_id,
+    feed_entries.c.version,
+)
+
+# Each offer's last entry in each feed: what `current` and `snapshot` read, and the point a
+# feed never goes back from.
+feed_offers = Table(
+    "feed_offers",
+    metadata,
+    Column("diffuser_id", String, nullable=False),
+    Column("offer_id", String, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    PrimaryKeyConstraint("diffuser_id", "offer_id"),
+)
+Index(
+    "ix_feed_offers_diffuser_kind_seq",
+    feed_offers.c.diffuser_id,
+    feed_offers.c.kind,
+    feed_offers.c.seq,
+)
+
+# The diffusion processor's consumed positions (its own, apart from the store projector's).
+feed_positions = Table(
+    "feed_positions",
+    metadata,
+    Column("topic", String, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
+    PrimaryKeyConstraint("topic", "partition"),
+    CheckConstraint("next_offset >= 0", name="next_offset_not_negative"),
+)
+
+# API keys of diffusers and contributors: only the sha256 of each key (see hub.feeds.keys).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("owner_kind", String(16), nullable=False),
+    Column("owner_id", String, nullable=False),
+    CheckConstraint("owner_kind IN ('diffuser', 'contributor')", name="owner_kind_known"),
+)
+Index("ix_api_keys_owner", api_keys.c.owner_kind, api_keys.c.owner_id)
 
 # Every table of the store, parents first (the order the tests truncate them in reverse).
 TABLES: tuple[Table, ...] = (
@@ -166,4 +240,8 @@ TABLES: tuple[Table, ...] = (
     rejections,
     customer_data,
     consumed_positions,
+    feed_entries,
+    feed_offers,
+    feed_positions,
+    api_keys,
 )

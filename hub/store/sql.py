@@ -48,7 +48,14 @@ from hub.core.offer import FieldGroup, OfferType, PrivateBlock
 from hub.core.regional import ContributorVersion, OfferStatus, Provenance, RegionalChange
 from hub.records import from_json_record, offer_fields_from_json
 from hub.store.digest import digest_of, offer_line
-from hub.store.port import CountKey, Positions, StoredOffer, StoredRejection, VersionEntry
+from hub.store.port import (
+    CountKey,
+    Positions,
+    SequencedRejection,
+    StoredOffer,
+    StoredRejection,
+    VersionEntry,
+)
 from hub.store.projection import (
     ProjectedChange,
     canonical_json,
@@ -159,6 +166,18 @@ def downgrade(url: str | URL | Engine, revision: str) -> None:
             engine.dispose()
 
 
+def _rejection_of(row: Any) -> StoredRejection:
+    return StoredRejection(
+        event_id=row.event_id,
+        contributor=row.contributor,
+        offer_id=row.offer_id,
+        occurred_at=row.occurred_at,
+        rule_ids=tuple(json.loads(row.rule_ids)),
+        message=row.message,
+        field_groups=tuple(FieldGroup(g) for g in json.loads(row.field_groups)),
+    )
+
+
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
@@ -247,6 +266,11 @@ class SqlStore:
                 },
             )
         with self._write() as conn:
+            if self._postgres:
+                # Numbering by max(seq) + 1 needs one writer at a time, so that positions are
+                # committed in their order (SQLite's BEGIN IMMEDIATE already serialises writers).
+                # This mode lets readers through; only other writers of the table wait.
+                conn.exec_driver_sql("LOCK TABLE rejections IN SHARE ROW EXCLUSIVE MODE")
             self._save_positions(conn, positions)
             event_ids = sorted({event_id for event_id, _ in rows})
             present: set[tuple[str, str]] = set()
@@ -257,6 +281,9 @@ class SqlStore:
                 present.update((row.event_id, row.rule_ids) for row in conn.execute(query))
             new_rows = [row for key, row in rows.items() if key not in present]
             if new_rows:
+                last = conn.execute(select(func.max(rejection_table.c.seq))).scalar_one()
+                for seq, row in enumerate(new_rows, start=(last or 0) + 1):
+                    row["seq"] = seq
                 conn.execute(insert(rejection_table), new_rows)
 
     def record_customer_data(self, records: Sequence[CustomerRecord], positions: Positions) -> None:
@@ -355,18 +382,20 @@ class SqlStore:
             query = query.where(rejection_table.c.contributor == contributor)
         query = query.limit(max(limit, 0))
         with self._read() as conn:
-            return [
-                StoredRejection(
-                    event_id=row.event_id,
-                    contributor=row.contributor,
-                    offer_id=row.offer_id,
-                    occurred_at=row.occurred_at,
-                    rule_ids=tuple(json.loads(row.rule_ids)),
-                    message=row.message,
-                    field_groups=tuple(FieldGroup(g) for g in json.loads(row.field_groups)),
-                )
-                for row in conn.execute(query)
-            ]
+            return [_rejection_of(row) for row in conn.execute(query)]
+
+    def rejections_after(
+        self, contributor: str, after: int = 0, limit: int = 100
+    ) -> list[SequencedRejection]:
+        query = (
+            select(rejection_table)
+            .where(rejection_table.c.contributor == contributor)
+            .where(rejection_table.c.seq > after)
+            .order_by(rejection_table.c.seq)
+            .limit(max(limit, 0))
+        )
+        with self._read() as conn:
+            return [SequencedRejection(row.seq, _rejection_of(row)) for row in conn.execute(query)]
 
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:
         query = select(customer_table).order_by(

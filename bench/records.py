@@ -1,0 +1,110 @@
+"""How fast the model <-> record conversion (`hub.records`) and the Avro codec (`hub.codec`) run.
+
+Two records, both from `tests.examples`: the rich contribution (every field group set, six
+languages, a private block) and a `RegionalChange` of the same offer. For each it prints
+records/s of the whole write path (model to Avro shape, then the single-object message: what the
+publisher and the collection processor do) and of the whole read path (message to Avro shape, then
+the model: what the processor and the store projector do), then each half alone, so the share of
+fastavro itself shows. Also the JSON-lines shape of the contribution, both ways. Each figure is
+the best of R rounds of N records (defaults 3,000 and 5), in CPU time (other load on the machine
+disturbs it less than wall time); every result is checked against the example first, so a fast
+wrong answer cannot pass. Prints only; needs no broker.
+
+Usage: `python -m bench.records [--records N] [--rounds R]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub import codec
+from hub.collection_processor import encode_regional_change
+from hub.core.regional import RegionalChange
+from hub.records import (
+    contribution_from_avro,
+    contribution_from_json,
+    contribution_to_avro,
+    contribution_to_json,
+    from_avro_record,
+    to_avro_record,
+)
+from hub.store_projector import decode_regional_change
+from tests import examples
+
+
+@dataclass(frozen=True)
+class Operation:
+    label: str
+    run: Callable[[], object]
+
+
+def operations() -> list[Operation]:
+    """Every timed operation, each already checked to give back the example it started from."""
+    contribution = examples.rich_creation()
+    change = examples.regional_change()
+    message = codec.encode_contribution(contribution)
+    change_message = encode_regional_change(change)
+    shape = contribution_to_avro(contribution)
+    change_shape = to_avro_record(change)
+    read = codec.decode("Contribution", message)
+    change_read = codec.decode("RegionalChange", change_message)
+    line = json.loads(json.dumps(contribution_to_json(contribution)))
+    assert codec.decode_contribution(message) == contribution
+    assert decode_regional_change(change_message) == change
+    assert contribution_from_json(line) == contribution
+    return [
+        Operation(
+            "Contribution  to_avro + encode", lambda: codec.encode_contribution(contribution)
+        ),
+        Operation("Contribution  decode + from_avro", lambda: codec.decode_contribution(message)),
+        Operation("Contribution  to_avro", lambda: contribution_to_avro(contribution)),
+        Operation("Contribution  encode (Avro shape)", lambda: codec.encode("Contribution", shape)),
+        Operation(
+            "Contribution  decode (Avro shape)", lambda: codec.decode("Contribution", message)
+        ),
+        Operation("Contribution  from_avro", lambda: contribution_from_avro(read)),
+        Operation("Contribution  to_json", lambda: contribution_to_json(contribution)),
+        Operation("Contribution  from_json", lambda: contribution_from_json(line)),
+        Operation("RegionalChange to_avro + encode", lambda: encode_regional_change(change)),
+        Operation(
+            "RegionalChange decode + from_avro", lambda: decode_regional_change(change_message)
+        ),
+        Operation("RegionalChange to_avro", lambda: to_avro_record(change)),
+        Operation(
+            "RegionalChange encode (Avro shape)",
+            lambda: codec.encode("RegionalChange", change_shape),
+        ),
+        Operation(
+            "RegionalChange from_avro", lambda: from_avro_record(RegionalChange, change_read)
+        ),
+    ]
+
+
+def rate(run: Callable[[], object], count: int, rounds: int) -> float:
+    """Records per CPU second of `run`, the best of `rounds` rounds of `count` calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(count):
+            run()
+        best = min(best, time.process_time() - started)
+    return count / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=3_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"best of {args.rounds} rounds of {args.records:,} records")
+    for operation in operations():
+        per_second = rate(operation.run, args.records, args.rounds)
+        print(f"{operation.label:<36} {per_second:>10,.0f} records/s {1e6 / per_second:>8.1f} µs")
+
+
+if __name__ == "__main__":
+    main()

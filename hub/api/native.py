@@ -1,0 +1,77 @@
+"""The native JSON bodies of the feed API, built from stored values (described by `hub.api.models`).
+
+The offer view goes through `hub.records` (the hub's one JSON mapping of the model), after
+`OfferFields.public()`: the feed store already refuses a view with the private group, and this
+second guard keeps the HTTP boundary safe whatever a store holds. Cursors are the stores'
+sequence numbers written as decimal strings, which clients are told to treat as opaque.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.feeds.port import FeedEntry
+from hub.records import offer_fields_to_json
+from hub.store.port import SequencedRejection
+
+
+def iso_utc(moment: datetime) -> str:
+    """An aware time as ISO-8601 in UTC with ``Z``, as `hub.records` writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def change_json(entry: FeedEntry) -> dict[str, object]:
+    """One feed entry, as `hub.api.models.FeedChange`."""
+    change = entry.change
+    body: dict[str, object] = {
+        "cursor": str(entry.seq),
+        "diffuser_id": change.diffuser_id,
+        "offer_id": change.offer_id,
+        "version": change.version,
+        "kind": change.kind.value,
+        "reason": change.reason.value,
+        "occurred_at": iso_utc(change.occurred_at),
+    }
+    if change.offer_type is not None:
+        body["offer_type"] = change.offer_type.value
+    if change.view is not None:
+        body["offer"] = offer_fields_to_json(change.view.public())
+    return body
+
+
+def changes_json(
+    diffuser_id: str, entries: list[FeedEntry], next_cursor: int, has_more: bool
+) -> dict[str, object]:
+    """A page of a feed, as `hub.api.models.ChangesPage`."""
+    return {
+        "diffuser_id": diffuser_id,
+        "changes": [change_json(entry) for entry in entries],
+        "next_cursor": str(next_cursor),
+        "has_more": has_more,
+    }
+
+
+def rejection_json(item: SequencedRejection) -> dict[str, object]:
+    """One rejection, as `hub.api.models.ContributorRejection`."""
+    rejection = item.rejection
+    return {
+        "cursor": str(item.seq),
+        "event_id": rejection.event_id,
+        "offer_id": rejection.offer_id,
+        "occurred_at": iso_utc(rejection.occurred_at),
+        "rule_ids": list(rejection.rule_ids),
+        "message": rejection.message,
+        "field_groups": [group.value for group in rejection.field_groups],
+    }
+
+
+def rejections_json(
+    contributor: str, items: list[SequencedRejection], next_cursor: int, has_more: bool
+) -> dict[str, object]:
+    """A page of a contributor's rejections, as `hub.api.models.RejectionsPage`."""
+    return {
+        "contributor": contributor,
+        "rejections": [rejection_json(item) for item in items],
+        "next_cursor": str(next_cursor),
+        "has_more": has_more,
+    }

@@ -1,0 +1,360 @@
+"""The diffusion rules (DESIGN §5): what each diffuser may see of an offer, and what its feed gets.
+
+Pure functions of one `RegionalChange` (the offer's full public state and provenance), the
+registry and a time `at` (the event's time or a scheduled tick, never the wall clock):
+
+- `project` is the diffuser's `View` of the offer at `at`, or `Excluded` with the first failed
+  condition, checked in this order (the reason a removal carries):
+  1. the offer is withdrawn or deleted → `WITHDRAWN`;
+  2. its diffusion status is not `published` (unset counts as not published) → `UNPUBLISHED`;
+  3. it is an event (FMA) whose last event date has passed → `EVENT_ENDED`; the offer-level
+     conditions come first so that every diffuser gets the same reason for them;
+  4. the diffuser has no diffusion convention in force → `CONVENTION_ENDED`;
+  5. none of those conventions covers the offer's type and department (the first two characters
+     of its commune INSEE code; an offer without a location is covered only by region-wide
+     conventions) → `OUT_OF_TERRITORY`;
+  6. no concession in force allows the diffuser's class → `RIGHTS_ENDED`. The concessions that
+     count are those `Concession.covers` grants for the offer's id and type to *any contributor
+     of the offer*, i.e. any organisation named in the change's provenance (the professional signs
+     the standard contract with whichever board or office enters their offer); a concession listing
+     the offer's id counts whoever contributed.
+- A view holds the union of the field groups and of the languages of the conventions that cover
+  the offer (never the private group, whatever a convention or a malformed change says); names and
+  descriptions keep only those languages (a group left with no text stays set, empty); media keep
+  only those whose rights window covers `at` and whose `allowed_classes` include the diffuser's
+  class, unchanged (credit, licence, title and rights kept). Dates are all kept.
+- `route` compares a projection with what the diffuser last received and says what to emit;
+  `fan_out` does so for every diffuser, in diffuser id order.
+- `next_boundary` is the next instant at which a projection may change with no new regional
+  change, so a scheduler can emit a tick there and a replay reproduces it.
+
+Time: every window is calendar days compared with the UTC date of `at`, as `Validity.covers` does
+(a naive time is taken as UTC). A window from day F to day U (inclusive) is in force from F 00:00
+UTC until the start of U+1 00:00 UTC; a media's rights window and an event's dates read the same
+way. So the boundaries `next_boundary` returns are always midnights UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+
+from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
+from hub.core.offer import (
+    PRIVATE_GROUPS,
+    DiffuserClass,
+    DiffusionStatus,
+    FieldGroup,
+    LocalizedText,
+    Media,
+    OfferFields,
+    OfferType,
+)
+from hub.core.regional import OfferStatus, RegionalChange
+from hub.core.registry import (
+    ALWAYS,
+    Concession,
+    Diffuser,
+    DiffusionConvention,
+    Registry,
+    Validity,
+)
+
+
+@dataclass(frozen=True)
+class View:
+    """What one diffuser may see of an offer at one time (the body of an upsert)."""
+
+    offer_type: OfferType
+    fields: OfferFields
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """The offer is outside the diffuser's scope: the first failed condition and why."""
+
+    reason: DiffusionReason
+    detail: str
+
+
+def project(
+    change: RegionalChange, diffuser: Diffuser, registry: Registry, at: datetime
+) -> View | Excluded:
+    """The diffuser's view of the offer at `at`, or why it gets none (module docstring order)."""
+    offer = change.offer_id
+    public = change.public
+    day = _utc(at).date().isoformat()
+    if change.status is not OfferStatus.ACTIVE:
+        return Excluded(
+            DiffusionReason.WITHDRAWN,
+            f"{offer} is {change.status.value} in the regional base (version {change.version})",
+        )
+    if public.diffusion is not DiffusionStatus.PUBLISHED:
+        status = public.diffusion.value if public.diffusion is not None else "unset"
+        return Excluded(
+            DiffusionReason.UNPUBLISHED,
+            f"{offer}'s diffusion status is {status}, not published (version {change.version})",
+        )
+    last = _last_event_day(change)
+    if last is not None and not Validity(valid_until=last).covers(at):
+        return Excluded(
+            DiffusionReason.EVENT_ENDED,
+            f"{offer} is an event whose last date, {last.isoformat()}, is before {day}",
+        )
+    in_force = registry.diffusion_conventions_of(diffuser.diffuser_id, at)
+    if not in_force:
+        return Excluded(
+            DiffusionReason.CONVENTION_ENDED,
+            f"{diffuser.diffuser_id} has no diffusion convention in force on {day}",
+        )
+    department = _department(public)
+    covering = tuple(c for c in in_force if _covers(c, change.offer_type, department))
+    if not covering:
+        return Excluded(
+            DiffusionReason.OUT_OF_TERRITORY,
+            f"no diffusion convention of {diffuser.diffuser_id} in force on {day} "
+            f"({', '.join(c.convention_id for c in in_force)}) covers {change.offer_type.value} "
+            f"offers in department {department or '(no location)'}",
+        )
+    if not _rights_allow(change, diffuser.diffuser_class, registry, at):
+        return Excluded(
+            DiffusionReason.RIGHTS_ENDED,
+            f"no concession in force on {day} for {offer} (contributors: "
+            f"{', '.join(_contributors(change)) or 'none'}) allows the "
+            f"{diffuser.diffuser_class.value} class of {diffuser.diffuser_id}",
+        )
+    return View(change.offer_type, _view_fields(public, covering, diffuser.diffuser_class, at))
+
+
+def route(
+    previous: View | None,
+    change: RegionalChange,
+    diffuser: Diffuser,
+    registry: Registry,
+    at: datetime,
+) -> tuple[DiffusionChange | None, View | None]:
+    """The feed entry to emit for `change` (or None) and the diffuser's new last-received view.
+
+    `previous` is the view the diffuser last received for this offer, None if it received nothing
+    or its last entry was a removal. Entering the scope is a full upsert, a different view an
+    upsert, the same view (a change outside the diffuser's view) nothing, leaving a removal.
+    """
+    projected = project(change, diffuser, registry, at)
+
+    def entry(kind: DiffusionKind, reason: DiffusionReason, view: View | None) -> DiffusionChange:
+        return DiffusionChange(
+            diffuser_id=diffuser.diffuser_id,
+            offer_id=change.offer_id,
+            version=change.version,
+            kind=kind,
+            reason=reason,
+            offer_type=view.offer_type if view is not None else None,
+            view=view.fields if view is not None else None,
+            occurred_at=at,
+        )
+
+    if isinstance(projected, Excluded):
+        if previous is None:
+            return None, None
+        return entry(DiffusionKind.REMOVAL, projected.reason, None), None
+    if previous is None:
+        return entry(DiffusionKind.UPSERT, DiffusionReason.ENTERED_SCOPE, projected), projected
+    if projected != previous:
+        return entry(DiffusionKind.UPSERT, DiffusionReason.CHANGED, projected), projected
+    return None, previous
+
+
+def fan_out(
+    change: RegionalChange,
+    previous_views: Mapping[str, View],
+    registry: Registry,
+    at: datetime,
+) -> tuple[DiffusionChange, ...]:
+    """`route` for every diffuser of the registry, in diffuser id order.
+
+    `previous_views` maps a diffuser id to the view it last received (absent: none, or a removal);
+    `last_received` gives the new value from each entry.
+    """
+    entries: list[DiffusionChange] = []
+    for diffuser_id in sorted(registry.diffusers):
+        diffuser = registry.diffusers[diffuser_id]
+        emitted, _ = route(previous_views.get(diffuser_id), change, diffuser, registry, at)
+        if emitted is not None:
+            entries.append(emitted)
+    return tuple(entries)
+
+
+def last_received(entry: DiffusionChange) -> View | None:
+    """What the diffuser holds of the offer after `entry`: its view, or None after a removal."""
+    if entry.kind is DiffusionKind.REMOVAL or entry.offer_type is None or entry.view is None:
+        return None
+    return View(entry.offer_type, entry.view)
+
+
+def next_boundary(change: RegionalChange, registry: Registry, after: datetime) -> datetime | None:
+    """The earliest instant strictly after `after` at which a projection of `change` may change.
+
+    Candidates are the bounds of the offer's media rights windows, the end of an event's last date
+    (FMA), and the bounds of the diffusion conventions covering the offer's type and department and
+    of the concessions that may cover the offer (whatever their validity). A withdrawn, deleted or
+    unpublished offer, or an event already over, has none: only a new regional change can bring it
+    back. A returned boundary may turn out to change nothing (then `route` emits nothing).
+    """
+    if (
+        change.status is not OfferStatus.ACTIVE
+        or change.public.diffusion is not DiffusionStatus.PUBLISHED
+    ):
+        return None
+    start = _utc(after)
+    last = _last_event_day(change)
+    event_end = _day_after(last) if last is not None else None
+    candidates: list[datetime] = []
+    for media in change.public.media or ():
+        candidates.extend(_edges(Validity(media.rights_start, media.rights_end)))
+    department = _department(change.public)
+    for convention in registry.diffusion_conventions:
+        if _covers(convention, change.offer_type, department):
+            candidates.extend(_edges(convention.validity))
+    for concession in _possible_concessions(change, registry, start):
+        candidates.extend(_edges(concession.validity))
+    if event_end is not None:
+        candidates.append(event_end)
+    future = (
+        moment
+        for moment in candidates
+        if moment > start and (event_end is None or moment <= event_end)
+    )
+    return min(future, default=None)
+
+
+# ---------------------------------------------------------------- scope
+
+
+def _covers(convention: DiffusionConvention, offer_type: OfferType, department: str | None) -> bool:
+    """Type and territory only; the caller has already checked the convention is in force."""
+    return (not convention.offer_types or offer_type in convention.offer_types) and (
+        not convention.departments
+        or (department is not None and department in convention.departments)
+    )
+
+
+def _department(public: OfferFields) -> str | None:
+    if public.location is None:
+        return None
+    return public.location.address.commune_insee[:2]
+
+
+def _last_event_day(change: RegionalChange) -> date | None:
+    """An event's last date; None for other types, and for an event without dates (never ends)."""
+    dates = change.public.event_dates
+    if change.offer_type is not OfferType.FMA or not dates:
+        return None
+    return max(occurrence.end for occurrence in dates)
+
+
+def _contributors(change: RegionalChange) -> tuple[str, ...]:
+    return tuple(sorted({p.contributor for p in change.provenance}))
+
+
+def _rights_allow(
+    change: RegionalChange, diffuser_class: DiffuserClass, registry: Registry, at: datetime
+) -> bool:
+    # With no provenance, only a concession listing the offer's id can prove a right.
+    contributors: tuple[str | None, ...] = _contributors(change) or (None,)
+    return any(
+        diffuser_class in concession.allowed_classes
+        for contributor in contributors
+        for concession in registry.concessions_for(
+            change.offer_id, at, contributor=contributor, offer_type=change.offer_type
+        )
+    )
+
+
+def _possible_concessions(
+    change: RegionalChange, registry: Registry, at: datetime
+) -> Iterator[Concession]:
+    """The concessions that cover the offer at some time (their validity set aside)."""
+    contributors: tuple[str | None, ...] = _contributors(change) or (None,)
+    for concession in registry.concessions:
+        timeless = replace(concession, validity=ALWAYS)
+        if any(
+            timeless.covers(
+                change.offer_id, at, contributor=contributor, offer_type=change.offer_type
+            )
+            for contributor in contributors
+        ):
+            yield concession
+
+
+# ---------------------------------------------------------------- the view
+
+
+def _view_fields(
+    public: OfferFields,
+    covering: tuple[DiffusionConvention, ...],
+    diffuser_class: DiffuserClass,
+    at: datetime,
+) -> OfferFields:
+    groups = tuple(
+        group
+        for group in FieldGroup
+        if group not in PRIVATE_GROUPS and any(group in c.field_groups for c in covering)
+    )
+    languages = frozenset(lang for c in covering for lang in c.languages)
+    # `only` rebuilds the value from the listed groups, so a private block a malformed change
+    # carried in `public` cannot come along.
+    view = public.only(groups)
+    return replace(
+        view,
+        names=_in_languages(view.names, languages),
+        descriptions=_in_languages(view.descriptions, languages),
+        media=_media_for(view.media, diffuser_class, at),
+    )
+
+
+def _in_languages(
+    texts: tuple[LocalizedText, ...] | None, languages: frozenset[str]
+) -> tuple[LocalizedText, ...] | None:
+    if texts is None:
+        return None
+    return tuple(text for text in texts if text.lang in languages)
+
+
+def _media_for(
+    media: tuple[Media, ...] | None, diffuser_class: DiffuserClass, at: datetime
+) -> tuple[Media, ...] | None:
+    if media is None:
+        return None
+    return tuple(
+        item
+        for item in media
+        if diffuser_class in item.allowed_classes
+        and Validity(item.rights_start, item.rights_end).covers(at)
+    )
+
+
+# ---------------------------------------------------------------- calendar days
+
+
+def _utc(at: datetime) -> datetime:
+    """`at` as an aware UTC time; a naive time is taken as UTC, as `Validity.covers` does."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _day_after(day: date) -> datetime | None:
+    """The instant an inclusive window ending on `day` stops (None if the calendar ends first)."""
+    return None if day == date.max else _midnight(day + timedelta(days=1))
+
+
+def _edges(validity: Validity) -> Iterator[datetime]:
+    if validity.valid_from is not None:
+        yield _midnight(validity.valid_from)
+    if validity.valid_until is not None:
+        end = _day_after(validity.valid_until)
+        if end is not None:
+            yield end

@@ -1,0 +1,27 @@
+"""The diffusers' feeds: where the entries the diffusion rules emit are kept, and the API keys.
+
+`FeedStore` (in `port`) is the one interface, with two implementations that pass one contract
+suite: `InMemoryFeedStore` (plain dicts, for tests) and `SqlFeedStore` (SQLAlchemy Core on the
+regional store's database, same migrations). Each append stores its entries and the consumed
+Kafka positions in one transaction, is idempotent under redelivery, and never moves an offer
+backwards in a feed; each entry gets a per-diffuser sequence number, the feed's cursor. Keys are
+kept as hashes only (`keys`). All methods are synchronous: async code calls them in a thread.
+"""
+
+from hub.feeds.keys import hash_key, new_key
+from hub.feeds.memory import InMemoryFeedStore
+from hub.feeds.port import FeedEntry, FeedError, FeedStore, KeyOwner, OwnerKind, Positions
+from hub.feeds.sql import SqlFeedStore
+
+__all__ = [
+    "FeedEntry",
+    "FeedError",
+    "FeedStore",
+    "InMemoryFeedStore",
+    "KeyOwner",
+    "OwnerKind",
+    "Positions",
+    "SqlFeedStore",
+    "hash_key",
+    "new_key",
+]

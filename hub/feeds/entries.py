@@ -1,0 +1,123 @@
+"""What a feed store keeps of an entry, and which entries it takes: shared by every implementation.
+
+`check_entry` refuses a malformed entry (with the diffuser, offer, version and field at fault) and
+turns a valid one into the canonical JSON text of its view; `restored` is the entry as every
+store gives it back (view read back from that text, time in UTC), so all implementations return
+equal values. `admit` is the ordering rule of `hub.feeds.port`: per (diffuser, offer), entries
+move forward in (version, occurred_at) and an entry already stored is dropped. Both stores call
+these, so they cannot disagree on what an append does; they differ only in how they write it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from hub.core.diffusion import DiffusionChange, DiffusionKind
+from hub.feeds.keys import is_key_hash
+from hub.feeds.port import OWNER_KINDS, FeedError, OwnerKind
+from hub.records import RecordError, offer_fields_from_json, offer_fields_to_json
+from hub.store.projection import canonical_json
+
+# (diffuser id, offer id): the unit a feed orders its entries by.
+FeedOfferKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class CheckedEntry:
+    """A valid entry with the canonical JSON of its view (None on a removal)."""
+
+    change: DiffusionChange
+    view_json: str | None
+
+    @property
+    def key(self) -> FeedOfferKey:
+        return (self.change.diffuser_id, self.change.offer_id)
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    """Where an offer stands in a feed: its last (version, time) and the kinds stored at it."""
+
+    version: int
+    occurred_at: datetime
+    kinds: frozenset[DiffusionKind]
+
+
+def check_entry(change: DiffusionChange) -> CheckedEntry:
+    """Checks one entry; raises `FeedError` naming the entry and what to fix."""
+    where = (
+        f"feed entry of diffuser {change.diffuser_id!r} for offer {change.offer_id!r} "
+        f"version {change.version}"
+    )
+    if not change.diffuser_id or not change.offer_id:
+        raise FeedError(f"{where}: the diffuser id and the offer id must not be empty")
+    if change.version < 1:
+        raise FeedError(f"{where}: versions start at 1; the entry is malformed")
+    if change.occurred_at.utcoffset() is None:
+        raise FeedError(f"{where}: occurred_at has no UTC offset; entry times must be aware")
+    if change.kind is DiffusionKind.REMOVAL:
+        if change.view is not None or change.offer_type is not None:
+            raise FeedError(f"{where}: a removal carries neither a view nor an offer type")
+        return CheckedEntry(change, None)
+    if change.view is None or change.offer_type is None:
+        raise FeedError(f"{where}: an upsert carries the diffuser's view and the offer type")
+    if change.view.private is not None:
+        raise FeedError(
+            f"{where}: the view carries the private group, which is never diffused "
+            "(DESIGN §4 rule 7); the diffusion rules must leave it out"
+        )
+    try:
+        view_json = canonical_json(offer_fields_to_json(change.view))
+    except RecordError as error:
+        raise FeedError(f"{where}: view.{error}") from None
+    return CheckedEntry(change, view_json)
+
+
+def restored(checked: CheckedEntry) -> DiffusionChange:
+    """The entry as a store gives it back: view read from its JSON text, time in UTC."""
+    view = (
+        None if checked.view_json is None else offer_fields_from_json(json.loads(checked.view_json))
+    )
+    change = checked.change
+    return replace(change, view=view, occurred_at=change.occurred_at.astimezone(UTC))
+
+
+def admit(
+    entries: Sequence[CheckedEntry], heads: Mapping[FeedOfferKey, FeedHead]
+) -> tuple[list[CheckedEntry], dict[FeedOfferKey, FeedHead]]:
+    """The entries a store takes, in order, and where their offers then stand in their feeds.
+
+    `heads` holds where each offer of `entries` stands before them (absent: not in the feed yet).
+    """
+    moved: dict[FeedOfferKey, FeedHead] = {}
+    taken: list[CheckedEntry] = []
+    for entry in entries:
+        change = entry.change
+        mark = (change.version, change.occurred_at)
+        head = moved.get(entry.key) or heads.get(entry.key)
+        if head is None or mark > (head.version, head.occurred_at):
+            moved[entry.key] = FeedHead(*mark, frozenset({change.kind}))
+        elif mark == (head.version, head.occurred_at) and change.kind not in head.kinds:
+            moved[entry.key] = replace(head, kinds=head.kinds | {change.kind})
+        else:
+            continue  # stored already, or older than what the feed shows: never go back
+        taken.append(entry)
+    return taken, moved
+
+
+def check_key(owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+    """Refuses a key assignment a store must not write (a clear key above all)."""
+    if owner_kind not in OWNER_KINDS:
+        raise FeedError(
+            f"owner kind {owner_kind!r} is unknown; use one of {', '.join(OWNER_KINDS)}"
+        )
+    if not owner_id:
+        raise FeedError(f"a {owner_kind} key needs the {owner_kind}'s id")
+    if not is_key_hash(key_hash):
+        raise FeedError(
+            f"the key given for {owner_kind} {owner_id!r} is not a sha256 hex digest; store "
+            "hub.feeds.keys.hash_key(key), never the key itself"
+        )

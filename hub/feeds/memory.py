@@ -1,0 +1,89 @@
+"""`InMemoryFeedStore`: the feed store in plain dicts, for tests and tooling.
+
+It keeps every promise of `hub.feeds.port` except durability. Atomicity comes from checking the
+whole call first (`hub.feeds.entries`) and only then mutating dicts, which cannot fail; a lock
+makes each call atomic for readers in other threads too (the HTTP API reads from its threadpool).
+It returns entries read back through the same JSON as the SQL store, so both give equal values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+from hub.core.diffusion import DiffusionChange, DiffusionKind
+from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entry, check_key, restored
+from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
+from hub.store.port import StoreError
+from hub.store.projection import check_positions, forward_positions
+
+
+class InMemoryFeedStore:
+    """The feed store in memory; every method is synchronous and thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._feeds: dict[str, list[FeedEntry]] = {}  # entry `seq` is its index + 1
+        self._last: dict[FeedOfferKey, FeedEntry] = {}
+        self._heads: dict[FeedOfferKey, FeedHead] = {}
+        self._positions: dict[tuple[str, int], int] = {}
+        self._keys: dict[str, KeyOwner] = {}
+
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+        try:
+            check_positions(positions)
+        except StoreError as error:
+            raise FeedError(str(error)) from None
+        checked = [check_entry(entry) for entry in entries]
+        with self._lock:
+            taken, moved = admit(checked, self._heads)
+            for entry in taken:
+                feed = self._feeds.setdefault(entry.change.diffuser_id, [])
+                stored = FeedEntry(len(feed) + 1, restored(entry))
+                feed.append(stored)
+                self._last[entry.key] = stored
+            self._heads.update(moved)
+            self._positions.update(forward_positions(self._positions, positions))
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._positions)
+
+    def head(self, diffuser_id: str) -> int:
+        with self._lock:
+            return len(self._feeds.get(diffuser_id, ()))
+
+    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
+        start = max(after, 0)
+        with self._lock:
+            return self._feeds.get(diffuser_id, [])[start : start + max(limit, 0)]
+
+    def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
+        with self._lock:
+            entry = self._last.get((diffuser_id, offer_id))
+        if entry is None or entry.change.kind is not DiffusionKind.UPSERT:
+            return None
+        return entry
+
+    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+        with self._lock:
+            limit = len(self._feeds.get(diffuser_id, ())) if upto is None else upto
+            chosen = [
+                entry
+                for (diffuser, _), entry in self._last.items()
+                if diffuser == diffuser_id
+                and entry.change.kind is DiffusionKind.UPSERT
+                and entry.seq <= limit
+            ]
+        yield from sorted(chosen, key=lambda entry: entry.seq)
+
+    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+        check_key(owner_kind, owner_id, key_hash)
+        owner = KeyOwner(owner_kind, owner_id)
+        with self._lock:
+            if self._keys.setdefault(key_hash, owner) != owner:
+                raise FeedError("that key already belongs to someone else; make a new key")
+
+    def owner_of(self, key_hash: str) -> KeyOwner | None:
+        with self._lock:
+            return self._keys.get(key_hash)

@@ -1,0 +1,106 @@
+"""The feed store's port: where each diffuser's feed entries are kept, and the API keys.
+
+The diffusion processor appends the entries the diffusion rules emit (`hub.core.diffusion`); the
+HTTP feed API (`hub.api`) reads them. `FeedStore` is the one interface; the in-memory and SQL
+implementations pass the same contract suite (tests/feed_contract.py).
+
+Guarantees every implementation keeps:
+- **One transaction per append.** `append` writes the entries *and* the consumed Kafka positions
+  together, or nothing at all (raises `FeedError` before writing if any entry is malformed).
+- **A feed never goes backwards, and a redelivery has no effect.** Each offer's entries in a feed
+  are ordered by (version, occurred_at). An entry is ignored if its (version, occurred_at) is lower
+  than that of the offer's last entry in the same feed, or if an entry with the same
+  (diffuser, offer, version, kind, occurred_at) is already stored. Time-driven entries (media rights
+  ended, an operator's resync) keep the regional version but carry a later time, so they pass.
+- **A cursor per feed.** Each stored entry gets its diffuser's next sequence number `seq`
+  (1, 2, 3, ... with no gap), in commit order: a reader that resumes after the last `seq` it saw
+  misses nothing and sees nothing twice. `seq` is what the HTTP API hands out as the cursor.
+- **Privacy.** An entry whose view carries the private group is refused (`FeedError`).
+- **API keys are never stored in clear**: only their hash (`hub.feeds.keys.hash_key`); `set_key`
+  refuses anything that is not one.
+
+Every method is synchronous and may block on I/O: async callers run them in a worker thread,
+never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, Protocol
+
+from hub.core.diffusion import DiffusionChange
+
+# (topic, partition) -> the offset of the next record to consume there (Kafka's commit convention).
+Positions = Mapping[tuple[str, int], int]
+
+OwnerKind = Literal["diffuser", "contributor"]
+OWNER_KINDS: tuple[OwnerKind, ...] = ("diffuser", "contributor")
+
+
+class FeedError(ValueError):
+    """Input the feed store refuses as a whole (nothing of the call was written)."""
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One stored entry of a diffuser's feed, with its place in that feed (the cursor)."""
+
+    seq: int  # 1, 2, 3, ... per diffuser, in the order the entries were stored
+    change: DiffusionChange
+
+
+class KeyOwner(NamedTuple):
+    """Who an API key belongs to: a diffuser (its feed) or a contributor (its rejections)."""
+
+    kind: OwnerKind
+    owner_id: str
+
+
+class FeedStore(Protocol):
+    """The diffusers' feeds and the API keys (see the module docstring for the guarantees)."""
+
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+        """Stores the entries that are new, in order, and records `positions`, in one transaction.
+
+        Raises `FeedError` (and writes nothing) if any entry is malformed.
+        """
+        ...
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Every consumed position of the diffusion processor: (topic, partition) -> next offset."""
+        ...
+
+    def head(self, diffuser_id: str) -> int:
+        """The `seq` of the diffuser's last entry (0 for an empty feed)."""
+        ...
+
+    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
+        """The diffuser's entries with `seq` > `after`, oldest first, at most `limit` of them."""
+        ...
+
+    def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
+        """The offer's last entry in the diffuser's feed if it is an upsert, else None."""
+        ...
+
+    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+        """The offers currently in the diffuser's feed: their last entries, upserts, by `seq`.
+
+        Read lazily in batches (one short read per batch, nothing held between them). Only entries
+        with `seq` <= `upto` (default: the head when the first batch is read) are given, so that
+        the snapshot followed by `changes(after=upto)` is the whole feed: an offer that changes
+        while the snapshot streams shows up in the changes.
+        """
+        ...
+
+    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+        """Gives the key whose hash is `key_hash` to the owner (one owner may hold several keys).
+
+        Raises `FeedError` if `key_hash` is not a hash (`hub.feeds.keys.hash_key`) or already
+        belongs to someone else.
+        """
+        ...
+
+    def owner_of(self, key_hash: str) -> KeyOwner | None:
+        """Who holds the key whose hash is `key_hash`, or None if no one does."""
+        ...

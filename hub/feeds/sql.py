@@ -1,0 +1,367 @@
+"""`SqlFeedStore`: the diffusers' feeds and the API keys on SQLAlchemy 2 Core (SQLite, PostgreSQL).
+
+Same database and migrations as the regional store (`hub.store.sql`): the tables are
+`feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_positions` and `api_keys`
+in `hub.store.schema`. It keeps every promise of `hub.feeds.port`:
+
+- `append` runs in one transaction that writes the positions, the entries and the offers' last
+  entries, with one SELECT for where the batch's offers stand and executemany writes per table.
+- Sequence numbers are max(seq) + 1 per diffuser, so writers must take turns: on SQLite
+  `BEGIN IMMEDIATE` does it; on PostgreSQL the append locks `feed_entries` in SHARE ROW EXCLUSIVE
+  mode (readers go on, other writers wait), so entries become visible in `seq` order and a reader
+  never skips a number that commits later.
+- `snapshot` reads in keyset batches (`seq` > the last one given), one short read per batch, and
+  holds no connection while the caller consumes a batch (the HTTP API streams it to a client).
+
+Every method is synchronous and blocks on the database: async callers use a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import URL
+
+from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
+from hub.core.offer import OfferType
+from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entry, check_key
+from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
+from hub.records import offer_fields_from_json
+from hub.store.port import StoreError
+from hub.store.projection import check_positions, forward_positions
+from hub.store.schema import api_keys, feed_entries, feed_offers, feed_positions
+from hub.store.sql import create_store_engine, upgrade
+
+# Bound parameters per IN list: far below SQLite's (32766) and PostgreSQL's (65535) limits.
+_CHUNK: Final = 500
+
+# Entries per snapshot read: small enough to stream, large enough to keep reads few.
+SNAPSHOT_BATCH: Final = 500
+
+# Execution option marking a connection that will write (SQLite then begins IMMEDIATE; the
+# listener is installed by `hub.store.sql.create_store_engine`).
+_WRITE: Final = "sitn_write"
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _entry_of(row: Any) -> FeedEntry:
+    return FeedEntry(
+        seq=row.seq,
+        change=DiffusionChange(
+            diffuser_id=row.diffuser_id,
+            offer_id=row.offer_id,
+            version=row.version,
+            kind=DiffusionKind(row.kind),
+            reason=DiffusionReason(row.reason),
+            offer_type=None if row.offer_type is None else OfferType(row.offer_type),
+            view=None
+            if row.view_json is None
+            else offer_fields_from_json(json.loads(row.view_json)),
+            occurred_at=row.occurred_at,
+        ),
+    )
+
+
+class SqlFeedStore:
+    """The feed store in an SQL database. Synchronous: call it from a worker thread.
+
+    `SqlFeedStore(url)` connects lazily; `migrate()` creates or updates the schema (the same
+    migrations as `SqlStore`). `close()` (or `with SqlFeedStore(url) as feeds:`) releases the
+    connections.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        self._engine = create_store_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def migrate(self) -> None:
+        """Creates or updates the schema to the latest migration (idempotent)."""
+        upgrade(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlFeedStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ writes
+
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+        try:
+            check_positions(positions)
+        except StoreError as error:
+            raise FeedError(str(error)) from None
+        checked = [check_entry(entry) for entry in entries]
+        with self._write() as conn:
+            if self._postgres:
+                conn.exec_driver_sql("LOCK TABLE feed_entries IN SHARE ROW EXCLUSIVE MODE")
+            self._save_positions(conn, positions)
+            heads = self._heads(conn, sorted({entry.key for entry in checked}))
+            # The offers' rows in feed_offers, rewritten below, are where they then stand.
+            taken, _ = admit(checked, heads)
+            if not taken:
+                return
+            next_seq = self._next_seqs(conn, sorted({e.change.diffuser_id for e in taken}))
+            rows: list[dict[str, object]] = []
+            last: dict[FeedOfferKey, dict[str, object]] = {}
+            for entry in taken:
+                change = entry.change
+                seq = next_seq[change.diffuser_id]
+                next_seq[change.diffuser_id] = seq + 1
+                rows.append(
+                    {
+                        "diffuser_id": change.diffuser_id,
+                        "seq": seq,
+                        "offer_id": change.offer_id,
+                        "version": change.version,
+                        "kind": str(change.kind),
+                        "reason": str(change.reason),
+                        "offer_type": None if change.offer_type is None else str(change.offer_type),
+                        "view_json": entry.view_json,
+                        "occurred_at": change.occurred_at,
+                    }
+                )
+                last[entry.key] = {
+                    "b_diffuser_id": change.diffuser_id,
+                    "b_offer_id": change.offer_id,
+                    "b_seq": seq,
+                    "b_version": change.version,
+                    "b_occurred_at": change.occurred_at,
+                    "b_kind": str(change.kind),
+                }
+            conn.execute(insert(feed_entries), rows)
+            self._write_last(conn, last, present=heads.keys())
+
+    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+        check_key(owner_kind, owner_id, key_hash)
+        with self._write() as conn:
+            row = conn.execute(
+                select(api_keys.c.owner_kind, api_keys.c.owner_id).where(
+                    api_keys.c.key_hash == key_hash
+                )
+            ).one_or_none()
+            if row is None:
+                conn.execute(
+                    insert(api_keys).values(
+                        key_hash=key_hash, owner_kind=owner_kind, owner_id=owner_id
+                    )
+                )
+            elif (row.owner_kind, row.owner_id) != (owner_kind, owner_id):
+                raise FeedError("that key already belongs to someone else; make a new key")
+
+    # ------------------------------------------------------------ reads
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        with self._engine.connect() as conn:
+            return self._read_positions(conn)
+
+    def head(self, diffuser_id: str) -> int:
+        query = select(func.max(feed_entries.c.seq)).where(
+            feed_entries.c.diffuser_id == diffuser_id
+        )
+        with self._engine.connect() as conn:
+            last = conn.execute(query).scalar_one()
+        return int(last or 0)
+
+    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
+        query = (
+            select(feed_entries)
+            .where(feed_entries.c.diffuser_id == diffuser_id)
+            .where(feed_entries.c.seq > after)
+            .order_by(feed_entries.c.seq)
+            .limit(max(limit, 0))
+        )
+        with self._engine.connect() as conn:
+            return [_entry_of(row) for row in conn.execute(query)]
+
+    def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
+        query = (
+            select(feed_entries)
+            .join(
+                feed_offers,
+                and_(
+                    feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                    feed_offers.c.seq == feed_entries.c.seq,
+                ),
+            )
+            .where(feed_offers.c.diffuser_id == diffuser_id)
+            .where(feed_offers.c.offer_id == offer_id)
+            .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _entry_of(row)
+
+    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+        limit = self.head(diffuser_id) if upto is None else upto
+        after = 0
+        while True:
+            query = (
+                select(feed_entries)
+                .join(
+                    feed_offers,
+                    and_(
+                        feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                        feed_offers.c.seq == feed_entries.c.seq,
+                    ),
+                )
+                .where(feed_offers.c.diffuser_id == diffuser_id)
+                .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
+                .where(feed_offers.c.seq > after)
+                .where(feed_offers.c.seq <= limit)
+                .order_by(feed_offers.c.seq)
+                .limit(SNAPSHOT_BATCH)
+            )
+            with self._engine.connect() as conn:
+                batch = [_entry_of(row) for row in conn.execute(query)]
+            yield from batch
+            if len(batch) < SNAPSHOT_BATCH:
+                return
+            after = batch[-1].seq
+
+    def owner_of(self, key_hash: str) -> KeyOwner | None:
+        query = select(api_keys.c.owner_kind, api_keys.c.owner_id).where(
+            api_keys.c.key_hash == key_hash
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            return None
+        return KeyOwner("diffuser" if row.owner_kind == "diffuser" else "contributor", row.owner_id)
+
+    # ------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            self._engine.connect().execution_options(**{_WRITE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def _heads(
+        self, conn: Connection, keys: Sequence[FeedOfferKey]
+    ) -> dict[FeedOfferKey, FeedHead]:
+        """Where each (diffuser, offer) of `keys` stands (see `FeedHead`)."""
+        by_diffuser: dict[str, list[str]] = {}
+        for diffuser_id, offer_id in keys:
+            by_diffuser.setdefault(diffuser_id, []).append(offer_id)
+        found: dict[FeedOfferKey, tuple[int, Any, set[DiffusionKind]]] = {}
+        for diffuser_id, offer_ids in by_diffuser.items():
+            for chunk in _chunks(offer_ids):
+                query = (
+                    select(
+                        feed_offers.c.offer_id,
+                        feed_offers.c.version,
+                        feed_offers.c.occurred_at,
+                        feed_entries.c.kind,
+                    )
+                    .join(
+                        feed_entries,
+                        and_(
+                            feed_entries.c.diffuser_id == feed_offers.c.diffuser_id,
+                            feed_entries.c.offer_id == feed_offers.c.offer_id,
+                            feed_entries.c.version == feed_offers.c.version,
+                            feed_entries.c.occurred_at == feed_offers.c.occurred_at,
+                        ),
+                    )
+                    .where(feed_offers.c.diffuser_id == diffuser_id)
+                    .where(feed_offers.c.offer_id.in_(chunk))
+                )
+                for row in conn.execute(query):
+                    key = (diffuser_id, row.offer_id)
+                    found.setdefault(key, (row.version, row.occurred_at, set()))[2].add(
+                        DiffusionKind(row.kind)
+                    )
+        return {
+            key: FeedHead(version, occurred_at, frozenset(kinds))
+            for key, (version, occurred_at, kinds) in found.items()
+        }
+
+    def _next_seqs(self, conn: Connection, diffuser_ids: Sequence[str]) -> dict[str, int]:
+        next_seq = dict.fromkeys(diffuser_ids, 1)
+        for chunk in _chunks(diffuser_ids):
+            query = (
+                select(feed_entries.c.diffuser_id, func.max(feed_entries.c.seq))
+                .where(feed_entries.c.diffuser_id.in_(chunk))
+                .group_by(feed_entries.c.diffuser_id)
+            )
+            for diffuser_id, last in conn.execute(query):
+                next_seq[diffuser_id] = int(last) + 1
+        return next_seq
+
+    def _write_last(
+        self,
+        conn: Connection,
+        last: Mapping[FeedOfferKey, dict[str, object]],
+        present: Any,
+    ) -> None:
+        known = set(present)
+        updates = [values for key, values in last.items() if key in known]
+        inserts = [
+            {name.removeprefix("b_"): value for name, value in values.items()}
+            for key, values in last.items()
+            if key not in known
+        ]
+        if inserts:
+            conn.execute(insert(feed_offers), inserts)
+        if updates:
+            conn.execute(
+                update(feed_offers)
+                .where(feed_offers.c.diffuser_id == bindparam("b_diffuser_id"))
+                .where(feed_offers.c.offer_id == bindparam("b_offer_id"))
+                .values(
+                    seq=bindparam("b_seq"),
+                    version=bindparam("b_version"),
+                    occurred_at=bindparam("b_occurred_at"),
+                    kind=bindparam("b_kind"),
+                ),
+                updates,
+            )
+
+    def _read_positions(self, conn: Connection) -> dict[tuple[str, int], int]:
+        query = select(
+            feed_positions.c.topic, feed_positions.c.partition, feed_positions.c.next_offset
+        )
+        return {(topic, partition): offset for topic, partition, offset in conn.execute(query)}
+
+    def _save_positions(self, conn: Connection, positions: Positions) -> None:
+        if not positions:
+            return
+        current = self._read_positions(conn)
+        moved = forward_positions(current, positions)
+        updates = [
+            {"b_topic": t, "b_partition": p, "b_offset": o}
+            for (t, p), o in moved.items()
+            if (t, p) in current
+        ]
+        inserts = [
+            {"topic": t, "partition": p, "next_offset": o}
+            for (t, p), o in moved.items()
+            if (t, p) not in current
+        ]
+        if updates:
+            conn.execute(
+                update(feed_positions)
+                .where(feed_positions.c.topic == bindparam("b_topic"))
+                .where(feed_positions.c.partition == bindparam("b_partition"))
+                .values(next_offset=bindparam("b_offset")),
+                updates,
+            )
+        if inserts:
+            conn.execute(insert(feed_positions), inserts)

@@ -1,0 +1,288 @@
+"""The contract of `hub.feeds.port.FeedStore`, one suite for every implementation.
+
+`FeedStoreContract` holds the tests; a test module subclasses it once per implementation and
+provides a `feeds` fixture giving an empty store (tests/test_feed_store.py: in memory, SQLite and
+PostgreSQL). Nothing here knows which implementation runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
+from hub.core.offer import PrivateBlock
+from hub.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
+from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, in_paris_time, removal, upsert
+from tests.regional_changes import T0, public_fields
+
+TOPIC = "sitn.regional.changes"
+
+
+def changes_of(feeds: FeedStore, diffuser: str = DIFFUSER) -> list[tuple[int, str, int, str]]:
+    """(seq, offer, version, kind) of every entry of the feed, oldest first."""
+    return [
+        (e.seq, e.change.offer_id, e.change.version, e.change.kind.value)
+        for e in feeds.changes(diffuser, after=0, limit=10_000)
+    ]
+
+
+class FeedStoreContract:
+    """What every `FeedStore` does; subclasses provide the `feeds` fixture (an empty store)."""
+
+    # ------------------------------------------------------------ appending and reading
+
+    def test_entries_read_back_in_order_with_a_gapless_sequence_per_diffuser(
+        self, feeds: FeedStore
+    ) -> None:
+        entries = [
+            upsert("HOT-1", 1),
+            upsert("RES-2", 1, diffuser=OTHER_DIFFUSER),
+            upsert("RES-2", 1),
+            removal("HOT-1", 2),
+        ]
+        feeds.append(entries, {(TOPIC, 0): 4})
+
+        assert changes_of(feeds) == [
+            (1, "HOT-1", 1, "upsert"),
+            (2, "RES-2", 1, "upsert"),
+            (3, "HOT-1", 2, "removal"),
+        ]
+        assert changes_of(feeds, OTHER_DIFFUSER) == [(1, "RES-2", 1, "upsert")]
+        assert (feeds.head(DIFFUSER), feeds.head(OTHER_DIFFUSER), feeds.head("nobody")) == (3, 1, 0)
+        assert [e.change for e in feeds.changes(DIFFUSER)] == [entries[0], entries[2], entries[3]]
+
+    def test_changes_resume_after_a_cursor_page_by_page(self, feeds: FeedStore) -> None:
+        feeds.append([upsert(f"HOT-{n}", 1) for n in range(1, 8)], {})
+
+        pages: list[list[int]] = []
+        cursor = 0
+        while page := feeds.changes(DIFFUSER, after=cursor, limit=3):
+            pages.append([e.seq for e in page])
+            cursor = page[-1].seq
+
+        assert pages == [[1, 2, 3], [4, 5, 6], [7]]
+        assert feeds.changes(DIFFUSER, after=7) == []
+        assert feeds.changes(DIFFUSER, after=2, limit=0) == []
+
+    def test_views_and_times_read_back_as_the_same_values(self, feeds: FeedStore) -> None:
+        entry = in_paris_time(upsert("HOT-1", 1, name="Hôtel « Les Écluses »"))
+        feeds.append([entry], {})
+
+        stored = feeds.changes(DIFFUSER)[0].change
+        assert stored == entry
+        assert stored.occurred_at.utcoffset() is not None
+
+    # ------------------------------------------------------------ idempotence and order
+
+    def test_a_redelivered_batch_has_no_effect(self, feeds: FeedStore) -> None:
+        batch = [upsert("HOT-1", 1), upsert("HOT-1", 2), removal("RES-2", 3)]
+        feeds.append(batch, {(TOPIC, 0): 3})
+        before = changes_of(feeds)
+
+        feeds.append(batch, {(TOPIC, 0): 3})
+        feeds.append(batch[1:], {(TOPIC, 0): 2})
+
+        assert changes_of(feeds) == before
+        assert feeds.positions() == {(TOPIC, 0): 3}
+
+    def test_a_feed_never_goes_back_to_a_lower_version(self, feeds: FeedStore) -> None:
+        feeds.append([upsert("HOT-1", 3)], {})
+
+        feeds.append([upsert("HOT-1", 2, minutes=90), removal("HOT-1", 1, minutes=91)], {})
+
+        assert changes_of(feeds) == [(1, "HOT-1", 3, "upsert")]
+
+    def test_a_stale_entry_later_in_the_same_batch_is_ignored(self, feeds: FeedStore) -> None:
+        feeds.append([upsert("HOT-1", 2), upsert("HOT-1", 1), upsert("HOT-1", 3)], {})
+
+        assert changes_of(feeds) == [(1, "HOT-1", 2, "upsert"), (2, "HOT-1", 3, "upsert")]
+
+    def test_a_time_driven_entry_at_the_same_version_is_taken(self, feeds: FeedStore) -> None:
+        # Media rights ending change the view without a new regional version; so does a resync.
+        feeds.append([upsert("HOT-1", 4, minutes=10)], {})
+
+        feeds.append(
+            [
+                upsert("HOT-1", 4, minutes=60, name="sans photo"),
+                upsert("HOT-1", 4, minutes=70, reason=DiffusionReason.RESYNC),
+                upsert("HOT-1", 4, minutes=65),  # earlier than the last: never go back
+            ],
+            {},
+        )
+
+        assert [(e.change.occurred_at, e.change.reason) for e in feeds.changes(DIFFUSER)] == [
+            (upsert("HOT-1", 4, minutes=10).occurred_at, DiffusionReason.CHANGED),
+            (upsert("HOT-1", 4, minutes=60).occurred_at, DiffusionReason.CHANGED),
+            (upsert("HOT-1", 4, minutes=70).occurred_at, DiffusionReason.RESYNC),
+        ]
+
+    def test_a_removal_at_the_same_version_and_time_is_taken_once(self, feeds: FeedStore) -> None:
+        feeds.append([upsert("HOT-1", 2)], {})
+
+        feeds.append([removal("HOT-1", 2), upsert("HOT-1", 2), removal("HOT-1", 2)], {})
+        feeds.append([removal("HOT-1", 2), upsert("HOT-1", 2)], {})
+
+        assert changes_of(feeds) == [(1, "HOT-1", 2, "upsert"), (2, "HOT-1", 2, "removal")]
+
+    # ------------------------------------------------------------ current state and snapshot
+
+    def test_current_is_the_last_upsert_and_nothing_after_a_removal(self, feeds: FeedStore) -> None:
+        feeds.append([upsert("HOT-1", 1), upsert("HOT-1", 2, name="Nouveau nom")], {})
+
+        current = feeds.current(DIFFUSER, "HOT-1")
+        assert current is not None
+        assert (current.seq, current.change) == (2, upsert("HOT-1", 2, name="Nouveau nom"))
+        assert feeds.current(OTHER_DIFFUSER, "HOT-1") is None
+        assert feeds.current(DIFFUSER, "HOT-404") is None
+
+        feeds.append([removal("HOT-1", 3)], {})
+        assert feeds.current(DIFFUSER, "HOT-1") is None
+
+        feeds.append([upsert("HOT-1", 4, reason=DiffusionReason.ENTERED_SCOPE)], {})
+        back = feeds.current(DIFFUSER, "HOT-1")
+        assert back is not None
+        assert (back.seq, back.change.reason) == (4, DiffusionReason.ENTERED_SCOPE)
+
+    def test_the_snapshot_holds_the_offers_in_the_feed_by_sequence(self, feeds: FeedStore) -> None:
+        feeds.append(
+            [
+                upsert("HOT-1", 1),
+                upsert("RES-2", 1),
+                upsert("LOI-3", 1),
+                removal("RES-2", 2),
+                upsert("HOT-1", 2),
+                upsert("FMA-9", 1, diffuser=OTHER_DIFFUSER),
+            ],
+            {},
+        )
+
+        snapshot = list(feeds.snapshot(DIFFUSER))
+
+        assert [(e.seq, e.change.offer_id, e.change.version) for e in snapshot] == [
+            (3, "LOI-3", 1),
+            (5, "HOT-1", 2),
+        ]
+        assert all(e.change.kind is DiffusionKind.UPSERT for e in snapshot)
+        assert list(feeds.snapshot("nobody")) == []
+
+    def test_a_snapshot_then_the_changes_after_its_head_give_the_whole_feed(
+        self, feeds: FeedStore
+    ) -> None:
+        feeds.append([upsert("HOT-1", 1), upsert("RES-2", 1), upsert("LOI-3", 1)], {})
+        head = feeds.head(DIFFUSER)
+        stream = feeds.snapshot(DIFFUSER, upto=head)
+        first = next(stream)
+        # The feed moves on while the snapshot is being read.
+        feeds.append([upsert("RES-2", 2), removal("LOI-3", 2), upsert("PCU-4", 1)], {})
+        rest = list(stream)
+
+        state = {e.change.offer_id: e.change.version for e in [first, *rest]}
+        for entry in feeds.changes(DIFFUSER, after=head):
+            if entry.change.kind is DiffusionKind.UPSERT:
+                state[entry.change.offer_id] = entry.change.version
+            else:
+                state.pop(entry.change.offer_id, None)
+
+        assert state == {"HOT-1": 1, "RES-2": 2, "PCU-4": 1}
+        assert all(e.seq <= head for e in [first, *rest])
+
+    def test_a_snapshot_larger_than_a_read_batch_is_given_whole_and_in_order(
+        self, feeds: FeedStore
+    ) -> None:
+        feeds.append([upsert(f"HOT-{n:04}", 1) for n in range(1, 1202)], {})
+        feeds.append([removal("HOT-0600", 2)], {})
+
+        seqs = [e.seq for e in feeds.snapshot(DIFFUSER)]
+
+        assert seqs == [n for n in range(1, 1202) if n != 600]
+
+    # ------------------------------------------------------------ positions and refusals
+
+    def test_positions_are_saved_with_the_entries_and_only_move_forward(
+        self, feeds: FeedStore
+    ) -> None:
+        assert feeds.positions() == {}
+        feeds.append([upsert("HOT-1", 1)], {(TOPIC, 0): 10, (TOPIC, 1): 5})
+
+        feeds.append([], {(TOPIC, 0): 4, (TOPIC, 1): 6, (TOPIC, 2): 1})
+
+        assert feeds.positions() == {(TOPIC, 0): 10, (TOPIC, 1): 6, (TOPIC, 2): 1}
+
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            (
+                replace(
+                    upsert("BAD-1", 1),
+                    view=replace(public_fields("x"), private=PrivateBlock(internal_notes="n")),
+                ),
+                r"'BAD-1' version 1: the view carries the private group",
+            ),
+            (replace(upsert("BAD-1", 1), view=None), "an upsert carries the diffuser's view"),
+            (replace(upsert("BAD-1", 1), offer_type=None), "an upsert carries"),
+            (replace(removal("BAD-1", 1), view=public_fields("x")), "a removal carries neither"),
+            (replace(upsert("BAD-1", 0)), "versions start at 1"),
+            (replace(upsert("BAD-1", 1), occurred_at=T0.replace(tzinfo=None)), "UTC offset"),
+            (replace(upsert("BAD-1", 1), diffuser_id=""), "must not be empty"),
+            (
+                upsert("BAD-1", 1, view=public_fields("x", price=Decimal("1.999"))),
+                r"view\.prices\.lines\[0\]\.minimum",
+            ),
+        ],
+    )
+    def test_a_malformed_entry_is_refused_and_nothing_of_the_call_is_written(
+        self, feeds: FeedStore, bad: DiffusionChange, message: str
+    ) -> None:
+        with pytest.raises(FeedError, match=message):
+            feeds.append([upsert("HOT-1", 1), bad], {(TOPIC, 0): 2})
+
+        assert (feeds.head(DIFFUSER), feeds.positions()) == (0, {})
+
+    def test_an_impossible_position_is_refused(self, feeds: FeedStore) -> None:
+        with pytest.raises(FeedError, match="impossible"):
+            feeds.append([upsert("HOT-1", 1)], {(TOPIC, 0): -1})
+
+        assert feeds.head(DIFFUSER) == 0
+
+    # ------------------------------------------------------------ API keys
+
+    def test_a_key_is_found_by_its_hash_only(self, feeds: FeedStore) -> None:
+        key, other = new_key(), new_key()
+        feeds.set_key("diffuser", DIFFUSER, hash_key(key))
+        feeds.set_key("diffuser", DIFFUSER, hash_key(other))  # a second key, e.g. a rotation
+        feeds.set_key("diffuser", DIFFUSER, hash_key(key))  # setting it again changes nothing
+        feeds.set_key("contributor", "ot-caen", hash_key("contributor's key"))
+
+        assert feeds.owner_of(hash_key(key)) == KeyOwner("diffuser", DIFFUSER)
+        assert feeds.owner_of(hash_key(other)) == ("diffuser", DIFFUSER)
+        assert feeds.owner_of(hash_key("contributor's key")) == ("contributor", "ot-caen")
+        assert feeds.owner_of(hash_key("unknown")) is None
+        assert feeds.owner_of(key) is None  # the key itself is not what is stored
+
+    def test_a_key_is_never_given_to_a_second_owner(self, feeds: FeedStore) -> None:
+        feeds.set_key("diffuser", DIFFUSER, hash_key("k"))
+
+        with pytest.raises(FeedError, match="already belongs to someone else"):
+            feeds.set_key("contributor", "ot-caen", hash_key("k"))
+
+        assert feeds.owner_of(hash_key("k")) == ("diffuser", DIFFUSER)
+
+    @pytest.mark.parametrize(
+        ("kind", "owner", "key_hash", "message"),
+        [
+            ("diffuser", DIFFUSER, "a-clear-key-by-mistake", "not a sha256 hex digest"),
+            ("diffuser", DIFFUSER, hash_key("k").upper(), "not a sha256 hex digest"),
+            ("diffuser", "", hash_key("k"), "needs the diffuser's id"),
+            ("operator", "root", hash_key("k"), "owner kind 'operator' is unknown"),
+        ],
+    )
+    def test_a_clear_key_or_an_unknown_owner_is_refused(
+        self, feeds: FeedStore, kind: str, owner: str, key_hash: str, message: str
+    ) -> None:
+        with pytest.raises(FeedError, match=message):
+            feeds.set_key(kind, owner, key_hash)  # type: ignore[arg-type]
+
+        assert feeds.owner_of(key_hash) is None
