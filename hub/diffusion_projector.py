@@ -29,7 +29,9 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.feeds.port import FeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
-from hub.store_projector import decode_regional_change
+from hub.store_projector import (
+    decode_regional_change,
+)
 from hub.topics import REGIONAL_CHANGES
 
 log = logging.getLogger("sitn.diffusion")

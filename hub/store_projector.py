@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -62,6 +62,45 @@ class ProjectionTally:
     undecodable: int = 0
 
 
+Batch = dict[TopicPartition, list[ConsumerRecord]]
+
+# How much to gather before writing: one transaction per ~2,000 records (or per quarter second
+# when traffic is light) costs ~1 ms per change on SQLite, against ~5 ms with one per record.
+BATCH_RECORDS = 2000
+BATCH_SECONDS = 0.25
+
+
+async def gather_batch(consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Batch:
+    """Records from `consumer` until BATCH_RECORDS are in or BATCH_SECONDS have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BATCH_SECONDS
+    gathered: Batch = {}
+    count = 0
+    while count < BATCH_RECORDS and not stop.is_set():
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        batch = await consumer.getmany(
+            timeout_ms=max(1, int(left * 1000)), max_records=BATCH_RECORDS - count
+        )
+        for tp, records in batch.items():
+            gathered.setdefault(tp, []).extend(records)
+            count += len(records)
+    return gathered
+
+
+def next_positions(batch: Batch, topic: str) -> dict[tuple[str, int], int]:
+    return {
+        (tp.topic, tp.partition): records[-1].offset + 1
+        for tp, records in batch.items()
+        if tp.topic == topic and records
+    }
+
+
+def records_of(batch: Batch, topic: str) -> list[ConsumerRecord]:
+    return [r for tp in sorted(batch) if tp.topic == topic for r in batch[tp]]
+
+
 class StoreProjector:
     def __init__(self, store: RegionalStore, bootstrap: str) -> None:
         self.store = store
@@ -74,9 +113,10 @@ class StoreProjector:
         try:
             await self._assign(consumer)
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for partition, records in sorted(batch.items()):
-                    await self._project(partition, records)
+                batch = await gather_batch(consumer, stop)
+                if batch:
+                    # Decoding and writing both happen off the event loop.
+                    await asyncio.to_thread(self.project, batch)
         finally:
             await consumer.stop()
 
@@ -90,26 +130,26 @@ class StoreProjector:
             else:
                 await consumer.seek_to_beginning(tp)
 
-    async def _project(self, tp: TopicPartition, records: Iterable[ConsumerRecord]) -> None:
-        batch = list(records)
-        if not batch:
-            return
-        positions = {(tp.topic, tp.partition): batch[-1].offset + 1}
-        if tp.topic == REGIONAL_CHANGES:
-            changes = [c for c in self._decoded(batch, decode_regional_change) if c is not None]
-            await asyncio.to_thread(self.store.apply, changes, positions)
+    def project(self, batch: Batch) -> None:
+        """Write one gathered batch: one transaction per topic, each with its positions."""
+        if positions := next_positions(batch, REGIONAL_CHANGES):
+            records = records_of(batch, REGIONAL_CHANGES)
+            changes = [c for c in self._decoded(records, decode_regional_change) if c is not None]
+            self.store.apply(changes, positions)
             self.tally.changes += len(changes)
-        elif tp.topic == REJECTIONS:
+        if positions := next_positions(batch, REJECTIONS):
+            records = records_of(batch, REJECTIONS)
             rejections = [
-                stored(r) for r in self._decoded(batch, decode_rejection) if r is not None
+                stored(r) for r in self._decoded(records, decode_rejection) if r is not None
             ]
-            await asyncio.to_thread(self.store.record_rejections, rejections, positions)
+            self.store.record_rejections(rejections, positions)
             self.tally.rejections += len(rejections)
-        else:
+        if positions := next_positions(batch, CUSTOMER_DATA):
+            records = records_of(batch, CUSTOMER_DATA)
             customers: list[CustomerRecord] = [
-                c for c in self._decoded(batch, decode_customer_record) if c is not None
+                c for c in self._decoded(records, decode_customer_record) if c is not None
             ]
-            await asyncio.to_thread(self.store.record_customer_data, customers, positions)
+            self.store.record_customer_data(customers, positions)
             self.tally.customer_records += len(customers)
 
     def _decoded(

@@ -4,8 +4,9 @@ Start-up, in order: create the hub's topics; fold `sitn.registry` into the regis
 restore the collection rules' per-offer state from `sitn.regional.changes`; migrate the store.
 Then four loops run until asked to stop:
 - the collection agent (faust-streaming, raw bytes) over each registered contributor's topic: each
-  record goes through `CollectionProcessor`, its outputs are produced and *delivered* (acks=all)
-  before the record is acknowledged, so faust commits an offset only once its outcome is durable;
+  record goes through `CollectionProcessor` and its outputs are produced in order; faust flushes
+  its producer (acks=all) before committing offsets, so an offset is committed only once the
+  outcome of its record is durable;
 - the registry follower, which keeps the processor's registry up to date;
 - the store projector (`hub.store_projector`), which writes rows and positions in one transaction;
 - the diffusion projector (`hub.diffusion_projector`), which fans each regional change out to the
@@ -156,11 +157,14 @@ class Worker:
                         value=message.value,
                     )
                 )
-                # Each output delivered (acks=all) in the processor's order, all before the
-                # event is acknowledged: the offset commit follows the outcome, and a partial
-                # rejection is out before the change that would make its replay a no-op.
-                for out in outputs:
-                    await (await sink(out.topic).send(key=out.key, value=out.value))
+                # faust flushes its producer (acks=all) before it commits an offset, so an
+                # input's offset is committed only once its outputs are durable. Between the
+                # outputs of one input, the earlier ones must be durable before the next is sent:
+                # a partial rejection before the change that would make its replay a no-op.
+                for position, out in enumerate(outputs, start=1):
+                    delivery = await sink(out.topic).send(key=out.key, value=out.value)
+                    if position < len(outputs):
+                        await delivery
 
         tasks = [
             follow,

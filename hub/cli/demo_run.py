@@ -133,6 +133,9 @@ def summarise(config: Settings) -> None:
         f"  {bin_dir}sitn store digest                     {digest[:16]}… (compare two stores)\n"
         f"  {bin_dir}sitn registry show                    the conventions in force\n"
         f"  {bin_dir}sitn worker                           run the hub again\n"
+        f"  {bin_dir}sitn api key create --diffuser site-crt-normandie   then, with that key:\n"
+        f"  {bin_dir}sitn api serve &  curl -H 'X-API-Key: KEY' "
+        "'http://127.0.0.1:8080/v1/feeds/site-crt-normandie/changes?limit=5'\n"
         f"  store: {config.database_url}\n"
         f"  broker log: {config.home / 'kafka' / 'broker.log'}"
     )
