@@ -564,8 +564,9 @@ def _enum_reader(enum: type[StrEnum]) -> _Convert:
 
 
 # ---------------------------------------------------------------- values
-# Each check takes a value of either shape (never a missing one), returns it as the model and the
-# Avro shape have it, or raises `_Misfit`. The common case is tested first, exactly.
+# Each check serves both directions: it returns the value as the model and the Avro shape have it,
+# or raises `_Misfit` (a null as "required", worded per direction). The exact type comes first: it
+# is the common case and costs one comparison.
 
 
 def _text(value: object) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from hub.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key
+from hub.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
+from hub.feeds.keys import is_key_hash
 from hub.store import SqlStore, StoredRejection, downgrade, upgrade
 from hub.store.schema import TABLES, api_keys
 from tests.diffusion_changes import DIFFUSER, upsert
@@ -145,3 +146,13 @@ def test_the_feed_tables_go_down_with_their_migration(tmp_path: Path) -> None:
     assert not names & {"feed_entries", "feed_offers", "feed_positions", "api_keys"}
     assert "seq" not in columns
     upgrade(url)
+
+
+def test_new_keys_are_random_url_safe_and_hash_to_what_set_key_accepts() -> None:
+    keys = {new_key() for _ in range(50)}
+
+    assert len(keys) == 50
+    assert all(len(key) == 43 and key.replace("-", "").replace("_", "").isalnum() for key in keys)
+    assert all(is_key_hash(hash_key(key)) for key in keys)
+    assert not any(is_key_hash(key) for key in keys)
+    assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -137,6 +137,7 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
 
     @app.get(
         "/v1/feeds/{diffuser}/changes",
+        operation_id="feedChanges",
         tags=["diffusers"],
         summary="A diffuser's feed from a cursor",
         response_model=ChangesPage,
@@ -166,6 +167,7 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
 
     @app.get(
         "/v1/feeds/{diffuser}/offers/{offer_id}",
+        operation_id="feedOffer",
         tags=["diffusers"],
         summary="An offer as a diffuser currently receives it",
         response_model=FeedChange,
@@ -194,6 +196,7 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
 
     @app.get(
         "/v1/feeds/{diffuser}/snapshot",
+        operation_id="feedSnapshot",
         tags=["diffusers"],
         summary="Every offer currently in a diffuser's feed, as JSON lines",
         response_class=NdjsonResponse,
@@ -238,6 +241,7 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
 
     @app.get(
         "/v1/contributors/{org}/rejections",
+        operation_id="contributorRejections",
         tags=["contributors"],
         summary="A contributor's rejections from a cursor",
         response_model=RejectionsPage,
@@ -261,6 +265,7 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
 
     @app.get(
         "/v1/context.jsonld",
+        operation_id="jsonldContext",
         name="jsonld_context",
         tags=["diffusers"],
         summary="The JSON-LD context of the feeds",

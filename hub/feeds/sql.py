@@ -19,7 +19,7 @@ Every method is synchronous and blocks on the database: async callers use a work
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -309,7 +309,7 @@ class SqlFeedStore:
         self,
         conn: Connection,
         last: Mapping[FeedOfferKey, dict[str, object]],
-        present: Any,
+        present: Collection[FeedOfferKey],
     ) -> None:
         known = set(present)
         updates = [values for key, values in last.items() if key in known]
