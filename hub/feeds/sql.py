@@ -32,7 +32,8 @@ from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entry, check_
 from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
 from hub.records import offer_fields_from_json
 from hub.store.port import StoreError
-from hub.store.projection import check_positions, forward_positions
+from hub.store.positions import read_positions, save_positions
+from hub.store.projection import check_positions
 from hub.store.schema import api_keys, feed_entries, feed_offers, feed_positions
 from hub.store.sql import create_store_engine, upgrade
 
@@ -335,33 +336,7 @@ class SqlFeedStore:
             )
 
     def _read_positions(self, conn: Connection) -> dict[tuple[str, int], int]:
-        query = select(
-            feed_positions.c.topic, feed_positions.c.partition, feed_positions.c.next_offset
-        )
-        return {(topic, partition): offset for topic, partition, offset in conn.execute(query)}
+        return read_positions(conn, feed_positions)
 
     def _save_positions(self, conn: Connection, positions: Positions) -> None:
-        if not positions:
-            return
-        current = self._read_positions(conn)
-        moved = forward_positions(current, positions)
-        updates = [
-            {"b_topic": t, "b_partition": p, "b_offset": o}
-            for (t, p), o in moved.items()
-            if (t, p) in current
-        ]
-        inserts = [
-            {"topic": t, "partition": p, "next_offset": o}
-            for (t, p), o in moved.items()
-            if (t, p) not in current
-        ]
-        if updates:
-            conn.execute(
-                update(feed_positions)
-                .where(feed_positions.c.topic == bindparam("b_topic"))
-                .where(feed_positions.c.partition == bindparam("b_partition"))
-                .values(next_offset=bindparam("b_offset")),
-                updates,
-            )
-        if inserts:
-            conn.execute(insert(feed_positions), inserts)
+        save_positions(conn, feed_positions, positions)

@@ -56,12 +56,12 @@ from hub.store.port import (
     StoredRejection,
     VersionEntry,
 )
+from hub.store.positions import read_positions, save_positions
 from hub.store.projection import (
     ProjectedChange,
     canonical_json,
     check_aware,
     check_positions,
-    forward_positions,
     group_order,
     latest_per_offer,
     newer_changes,
@@ -484,38 +484,10 @@ class SqlStore:
         return column.collate("C") if self._postgres else column
 
     def _read_positions(self, conn: Connection) -> dict[tuple[str, int], int]:
-        query = select(
-            consumed_positions.c.topic,
-            consumed_positions.c.partition,
-            consumed_positions.c.next_offset,
-        )
-        return {(topic, partition): offset for topic, partition, offset in conn.execute(query)}
+        return read_positions(conn, consumed_positions)
 
     def _save_positions(self, conn: Connection, positions: Positions) -> None:
-        if not positions:
-            return
-        current = self._read_positions(conn)
-        moved = forward_positions(current, positions)
-        updates = [
-            {"b_topic": t, "b_partition": p, "b_offset": o}
-            for (t, p), o in moved.items()
-            if (t, p) in current
-        ]
-        inserts = [
-            {"topic": t, "partition": p, "next_offset": o}
-            for (t, p), o in moved.items()
-            if (t, p) not in current
-        ]
-        if updates:
-            conn.execute(
-                update(consumed_positions)
-                .where(consumed_positions.c.topic == bindparam("b_topic"))
-                .where(consumed_positions.c.partition == bindparam("b_partition"))
-                .values(next_offset=bindparam("b_offset")),
-                updates,
-            )
-        if inserts:
-            conn.execute(insert(consumed_positions), inserts)
+        save_positions(conn, consumed_positions, positions)
 
     def _stored_versions(self, conn: Connection, offer_ids: Sequence[str]) -> dict[str, int]:
         versions: dict[str, int] = {}
