@@ -21,7 +21,7 @@ system-deps:
 ## run: the local broker and the hub on embedded defaults (SQLite store, demo data), end to end
 run: $(STAMP) system-deps
 	$(BIN)/sitn kafka start
-	$(BIN)/sitn demo run
+	$(BIN)/sitn demo run --serve
 
 ## serve: keep the hub running on the local broker until Ctrl-C
 serve: $(STAMP) system-deps

@@ -9,12 +9,17 @@ digest, and the worker restarted on the same topics reaches the same store.
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from hub.cli.demo_run import DEMO_DIFFUSER, serve_feeds
 from hub.codec import decode
 from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
@@ -37,6 +42,7 @@ from hub.topics import DEADLETTER, REGIONAL_CHANGES, REJECTIONS, contrib_topic
 from hub.worker import Worker
 from producers.publisher import Publisher
 from tests import examples
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -237,3 +243,32 @@ async def test_undecodable_bytes_are_dead_lettered_and_customer_data_stays_priva
         assert not any(
             canary.encode() in (r.value or b"") for r in await read_topic(kafka_bootstrap, topic)
         ), f"customer data leaked into {topic}"
+
+
+async def test_published_offers_are_visible_in_a_diffusers_feed_over_http(
+    demo: tuple[Settings, DemoOutcome],
+) -> None:
+    settings, _ = demo
+    stop = asyncio.Event()
+    port = free_port()
+    api = await serve_feeds(settings, port, stop)
+    try:
+        key = (settings.home / "demo-api-key").read_text().strip()
+        url = f"http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=50"
+
+        def get(key: str) -> tuple[int, dict[str, Any]]:
+            request = urllib.request.Request(url, headers={"X-API-Key": key})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, {}
+
+        status, page = await asyncio.to_thread(get, key)
+        assert status == 200
+        assert page["changes"], "the regional board's site sees the published offers"
+        assert {c["kind"] for c in page["changes"]} <= {"upsert", "removal"}
+        assert (await asyncio.to_thread(get, "not-a-key"))[0] == 401
+    finally:
+        stop.set()
+        await api

@@ -17,12 +17,15 @@ from collections import Counter
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.markup import escape
 from rich.table import Table
 
+from hub.api import create_app
 from hub.cli.console import err, fail, out, settings
 from hub.cli.worker import configure_logging
 from hub.demo_run import DemoPlan, prepare, run_demo
+from hub.feeds import SqlFeedStore, hash_key, new_key
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
@@ -42,6 +45,13 @@ def run(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="Keep the hub running after the summary.")
     ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Also serve the feed API and keep everything running until Ctrl-C."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of the feed API with --serve.")] = 8080,
 ) -> None:
     """Run the demo end to end: registry, publishers, hub, store; then show where to look."""
     config = settings()
@@ -49,12 +59,12 @@ def run(
     logging.getLogger("sitn.worker").setLevel(logging.WARNING)
     plan = DemoPlan(offers, changes, seed, invalid_ratio)
     try:
-        asyncio.run(_run(config, plan, keep_running))
+        asyncio.run(_run(config, plan, keep_running or serve, port if serve else None))
     except (OSError, RuntimeError, TimeoutError) as error:
         fail(f"the demo failed: {error}; is Kafka running (`sitn kafka start`)?")
 
 
-async def _run(config: Settings, plan: DemoPlan, keep_running: bool) -> None:
+async def _run(config: Settings, plan: DemoPlan, keep_running: bool, port: int | None) -> None:
     registry = load_normandy_registry()
     territory = load_normandy_territory()
     changed = await prepare(config.bootstrap_servers, registry)
@@ -77,15 +87,75 @@ async def _run(config: Settings, plan: DemoPlan, keep_running: bool) -> None:
                 f"{outcome.refused_by_publisher} that break the charte before sending"
             )
         summarise(config)
+        api: asyncio.Task[None] | None = None
+        if port is not None:
+            api = await serve_feeds(config, port, worker.stop)
         if keep_running:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, worker.stop.set)
             out.print("\nThe hub keeps running (Ctrl-C to stop).")
             await worker.stop.wait()
+        if api is not None:
+            await api
     finally:
         worker.stop.set()
         await task
+
+
+DEMO_DIFFUSER = "site-crt-normandie"
+
+
+def demo_key(config: Settings, feeds: SqlFeedStore) -> str:
+    """The demo diffuser's API key, kept in SITN_HOME so every `make run` prints the same one.
+
+    Only for the local demo: a real key is made with `sitn api key create` and never stored.
+    """
+    path = config.home / "demo-api-key"
+    if path.exists():
+        key = path.read_text().strip()
+        owner = feeds.owner_of(hash_key(key))
+        if owner is not None and owner.owner_id == DEMO_DIFFUSER:
+            return key
+    key = new_key()
+    feeds.set_key("diffuser", DEMO_DIFFUSER, hash_key(key))
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> asyncio.Task[None]:
+    """Start the feed API on 127.0.0.1:`port` until `stop`; print a working curl."""
+    store = SqlStore(config.database_url)
+    feeds = SqlFeedStore(config.database_url)
+    key = await asyncio.to_thread(demo_key, config, feeds)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(feeds, store), host="127.0.0.1", port=port, log_level="warning")
+    )
+
+    async def run() -> None:
+        try:
+            serving = asyncio.create_task(server.serve())
+            await stop.wait()
+            server.should_exit = True
+            await serving
+        finally:
+            feeds.close()
+            store.close()
+
+    task = asyncio.create_task(run())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers only a flag
+        await asyncio.sleep(0.05)
+    if task.done():
+        task.result()
+        raise RuntimeError(f"the feed API could not start on port {port}")
+    out.print(
+        f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json). "
+        f"The {DEMO_DIFFUSER} feed:\n"
+        f"  curl -H 'X-API-Key: {key}' "
+        f"'http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=5'"
+    )
+    return task
 
 
 async def _ready_or_failed(task: asyncio.Task[None], ready: asyncio.Event) -> None:
@@ -133,9 +203,8 @@ def summarise(config: Settings) -> None:
         f"  {bin_dir}sitn store digest                     {digest[:16]}… (compare two stores)\n"
         f"  {bin_dir}sitn registry show                    the conventions in force\n"
         f"  {bin_dir}sitn worker                           run the hub again\n"
-        f"  {bin_dir}sitn api key create --diffuser site-crt-normandie   then, with that key:\n"
-        f"  {bin_dir}sitn api serve &  curl -H 'X-API-Key: KEY' "
-        "'http://127.0.0.1:8080/v1/feeds/site-crt-normandie/changes?limit=5'\n"
+        f"  {bin_dir}sitn api key create --diffuser ID   a key for a diffuser's feed\n"
+        f"  {bin_dir}sitn api serve                      the feed API alone\n"
         f"  store: {config.database_url}\n"
         f"  broker log: {config.home / 'kafka' / 'broker.log'}"
     )
