@@ -85,6 +85,7 @@ RECORD_NAMES: Final = (
     "RegistryEvent",
     "RegionalChange",
     "DiffusionChange",
+    "Tick",
 )
 
 _SCHEMA_PACKAGE: Final = "schemas"

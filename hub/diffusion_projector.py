@@ -1,15 +1,26 @@
 """Fans the regional history out to every diffuser's feed (DESIGN §5), exactly once in effect.
 
-Reads `sitn.regional.changes` from the positions the feed store holds, and for each change asks
-the pure rules (`hub.core.diffusion_rules.fan_out`) what each diffuser must receive, given what it
-last received of that offer (read back from its feed). Entries and positions are appended in one
-transaction, so after a crash the projector resumes after the last batch it wrote, and a
-redelivered change meets feeds that already hold its entries (the store ignores them).
+Reads `sitn.regional.changes` and `sitn.diffusion.ticks` from the positions the feed store holds.
+Each change, and each tick (the scheduler saw the wall clock pass one of the offer's diffusion
+boundaries, `hub.core.clock`), becomes an evaluation: the offer's change and the instant to
+project it at. For each, the pure rules (`hub.core.diffusion_rules.fan_out`) say what each
+diffuser must receive, given what it last received of that offer (read back from its feed); an
+entry caused by a tick carries the tick's time, later than its change's. Entries and the positions
+of both topics are appended in one transaction, so after a crash the projector resumes after the
+last batch it wrote, and a redelivered change or tick meets feeds that already hold its entries
+(the store ignores them).
+
+Its per-offer state (each offer's latest change, when it was last evaluated, ticks that arrived
+before their change: `hub.core.clock.Timeline`) is derived from the two topics only: at start it
+is rebuilt by reading both from their beginning up to the stored positions. Within a batch the
+changes are taken before the ticks, so a batch read again gives the same entries; how ticks and
+changes that race are ordered is in `hub.core.clock`.
 
 The fan-out is stored as one sequence per diffuser in the feed tables, not as per-diffuser Kafka
 topics: `sitn.regional.changes` is the one log, each feed is its filtered projection, and a
 diffuser reaches only its own feed through its API key (`hub.api`). Rules are judged at the
-change's event time, so replaying the log reproduces the feeds.
+change's event time or the tick's, never the wall clock, so replaying both logs reproduces the
+feeds.
 """
 
 from __future__ import annotations
@@ -18,41 +29,66 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from hub.codec import DecodeError
+from hub.codec import DecodeError, DecodeReason, decode
+from hub.core.clock import Evaluation, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import View, fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.feeds.port import FeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
-from hub.store_projector import (
-    decode_regional_change,
-)
-from hub.topics import REGIONAL_CHANGES
+from hub.records import RecordError, from_avro_record
+from hub.store_projector import decode_regional_change
+from hub.topic_reader import read_prefix
+from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
 
 log = logging.getLogger("sitn.diffusion")
+T = TypeVar("T")
+
+DIFFUSED_TOPICS = (REGIONAL_CHANGES, DIFFUSION_TICKS)
+
+
+def decode_tick(data: bytes | None) -> Tick:
+    """A tick from a message written with any released `Tick` schema; raises `DecodeError`."""
+    record = decode("Tick", data)
+    try:
+        return from_avro_record(Tick, record)
+    except RecordError as error:
+        raise DecodeError(
+            DecodeReason.INVALID_VALUE,
+            f"Tick: {error}; the scheduler sent a value outside the model",
+            record_name="Tick",
+        ) from None
 
 
 @dataclass
 class DiffusionTally:
     changes: int = 0
     entries: int = 0
+    ticks: int = 0
 
 
 def diffuse(
     feeds: FeedStore,
     registry: Registry,
-    changes: Sequence[RegionalChange],
+    changes: Sequence[RegionalChange | Evaluation],
     positions: dict[tuple[str, int], int],
 ) -> list[DiffusionChange]:
-    """Fan `changes` out and append the entries with `positions` (blocking: run it in a thread)."""
+    """Fan `changes` out and append the entries with `positions` (blocking: run it in a thread).
+
+    A change is projected at its own time, an `Evaluation` at its `at`.
+    """
     known: dict[tuple[str, str], View | None] = {}
     entries: list[DiffusionChange] = []
-    for change in changes:
+    for item in changes:
+        change, at = (
+            (item.change, item.at) if isinstance(item, Evaluation) else (item, item.occurred_at)
+        )
         previous: dict[str, View] = {}
         for diffuser_id in sorted(registry.diffusers):
             key = (diffuser_id, change.offer_id)
@@ -62,12 +98,43 @@ def diffuse(
             view = known[key]
             if view is not None:
                 previous[diffuser_id] = view
-        emitted = fan_out(change, previous, registry, change.occurred_at)
+        emitted = fan_out(change, previous, registry, at)
         for entry in emitted:
             known[(entry.diffuser_id, entry.offer_id)] = last_received(entry)
         entries += emitted
     feeds.append(entries, positions)
     return entries
+
+
+def evaluations(
+    timeline: Timeline, changes: Sequence[RegionalChange], ticks: Sequence[Tick]
+) -> list[Evaluation]:
+    """What a batch makes the projector evaluate: the changes first, then the ticks."""
+    found = [evaluation for change in changes for evaluation in timeline.change(change)]
+    for tick in ticks:
+        evaluation = timeline.tick(tick)
+        if evaluation is not None:
+            found.append(evaluation)
+    return found
+
+
+def diffuse_batch(
+    feeds: FeedStore,
+    registry: Registry,
+    timeline: Timeline,
+    changes: Sequence[RegionalChange],
+    ticks: Sequence[Tick],
+    positions: dict[tuple[str, int], int],
+) -> list[DiffusionChange]:
+    """One batch of both topics into the feeds, with `positions`, in one transaction (blocking).
+
+    `timeline` moves on even if the append fails: the caller then stops, and a restart rebuilds
+    it from the topics up to the positions stored.
+    """
+    return diffuse(feeds, registry, evaluations(timeline, changes, ticks), positions)
+
+
+Batch = dict[TopicPartition, list[ConsumerRecord]]
 
 
 class DiffusionProjector:
@@ -76,14 +143,16 @@ class DiffusionProjector:
         self.bootstrap = bootstrap
         self.registry = registry
         self.tally = DiffusionTally()
+        self.timeline = Timeline()
 
     async def run(self, stop: asyncio.Event) -> None:
+        partitions = await topic_partitions(self.bootstrap, DIFFUSED_TOPICS)
+        positions = await asyncio.to_thread(self.feeds.positions)
+        await self._restore(positions)
         consumer = make_consumer(self.bootstrap, group_id=None, client_id="sitn-diffusion")
         await consumer.start()
         try:
-            partitions = await topic_partitions(self.bootstrap, [REGIONAL_CHANGES])
             consumer.assign(partitions)
-            positions = await asyncio.to_thread(self.feeds.positions)
             for tp in partitions:
                 if (tp.topic, tp.partition) in positions:
                     consumer.seek(tp, positions[(tp.topic, tp.partition)])
@@ -91,21 +160,47 @@ class DiffusionProjector:
                     await consumer.seek_to_beginning(tp)
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
-                for tp, records in sorted(batch.items()):
-                    await self._diffuse(tp, records)
+                if any(batch.values()):
+                    await asyncio.to_thread(self._diffuse, batch)
         finally:
             await consumer.stop()
 
-    async def _diffuse(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        if not records:
-            return
-        changes: list[RegionalChange] = []
-        for record in records:
-            try:
-                changes.append(decode_regional_change(record.value))
-            except DecodeError as error:
-                log.error("regional change %s@%d skipped: %s", tp, record.offset, error)
-        positions = {(tp.topic, tp.partition): records[-1].offset + 1}
-        entries = await asyncio.to_thread(diffuse, self.feeds, self.registry(), changes, positions)
+    async def _restore(self, positions: dict[tuple[str, int], int]) -> None:
+        """The timeline as it was after the last batch written (the topics up to `positions`)."""
+        changes = await read_prefix(
+            self.bootstrap, REGIONAL_CHANGES, decode_regional_change, upto=positions
+        )
+        ticks = await read_prefix(self.bootstrap, DIFFUSION_TICKS, decode_tick, upto=positions)
+        await asyncio.to_thread(self.timeline.restore, changes.values, ticks.values)
+        log.info(
+            "diffusion: timeline restored from %d changes and %d ticks (%d ticks waiting)",
+            len(changes.values),
+            len(ticks.values),
+            len(self.timeline.waiting()),
+        )
+
+    def _diffuse(self, batch: Batch) -> None:
+        changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change)
+        ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick)
+        positions = {
+            (tp.topic, tp.partition): records[-1].offset + 1
+            for tp, records in batch.items()
+            if records
+        }
+        entries = diffuse_batch(
+            self.feeds, self.registry(), self.timeline, changes, ticks, positions
+        )
         self.tally.changes += len(changes)
+        self.tally.ticks += len(ticks)
         self.tally.entries += len(entries)
+
+
+def _decoded(batch: Batch, topic: str, decode: Callable[[bytes | None], T]) -> list[T]:
+    values: list[T] = []
+    for tp in sorted(tp for tp in batch if tp.topic == topic):
+        for record in batch[tp]:
+            try:
+                values.append(decode(record.value))
+            except (DecodeError, RecordError) as error:
+                log.error("%s %s@%d skipped: %s", topic, tp, record.offset, error)
+    return values

@@ -17,6 +17,7 @@ REGIONAL_CHANGES = "sitn.regional.changes"
 REJECTIONS = "sitn.rejections"
 DEADLETTER = "sitn.deadletter"
 CUSTOMER_DATA = "sitn.private.customer-data"
+DIFFUSION_TICKS = "sitn.diffusion.ticks"
 
 OFFER_PARTITIONS = 6
 _FOREVER = (("retention.ms", "-1"),)
@@ -41,6 +42,8 @@ def hub_topics() -> list[TopicSpec]:
         TopicSpec(REJECTIONS, partitions=OFFER_PARTITIONS),
         TopicSpec(DEADLETTER, partitions=1, config=_FOREVER),
         TopicSpec(CUSTOMER_DATA, partitions=OFFER_PARTITIONS),
+        # Time-driven diffusion changes are events too (hub.core.clock): replays need them all.
+        TopicSpec(DIFFUSION_TICKS, partitions=OFFER_PARTITIONS, config=_FOREVER),
     ]
 
 

@@ -2,7 +2,7 @@
 
 Start-up, in order: create the hub's topics; fold `sitn.registry` into the registry in force;
 restore the collection rules' per-offer state from `sitn.regional.changes`; migrate the store.
-Then four loops run until asked to stop:
+Then six loops run until asked to stop:
 - the collection agent (faust-streaming, raw bytes) over each registered contributor's topic: each
   record goes through `CollectionProcessor` and its outputs are produced in order; faust flushes
   its producer (acks=all) before committing offsets, so an offset is committed only once the
@@ -10,7 +10,12 @@ Then four loops run until asked to stop:
 - the registry follower, which keeps the processor's registry up to date;
 - the store projector (`hub.store_projector`), which writes rows and positions in one transaction;
 - the diffusion projector (`hub.diffusion_projector`), which fans each regional change out to the
-  diffusers' feeds, entries and positions in one transaction.
+  diffusers' feeds, entries and positions in one transaction;
+- the webhook dispatcher (`hub.webhooks.dispatcher`), which POSTs each feed entry, signed, to the
+  diffuser's webhook, in order, with retries;
+- the diffusion scheduler (`hub.scheduler`), which publishes a tick on `sitn.diffusion.ticks` when
+  the wall clock passes an offer's diffusion boundary (rights, event dates, conventions), so
+  time-driven changes reach the feeds as events that replays reproduce.
 A redelivered contribution meets a state that already holds its effect, so it has none.
 """
 
@@ -31,10 +36,12 @@ from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.follower import RegistryFollower
+from hub.scheduler import Scheduler
 from hub.settings import Settings
 from hub.store.sql import SqlStore
 from hub.store_projector import StoreProjector, decode_regional_change
 from hub.topics import REGIONAL_CHANGES, contrib_topic, contributor_topic_spec, hub_topics
+from hub.webhooks import SqlWebhookStore, WebhookDispatcher
 
 log = logging.getLogger("sitn.worker")
 
@@ -99,6 +106,8 @@ class Worker:
     processor: CollectionProcessor | None = None
     projector: StoreProjector | None = None
     diffusion: DiffusionProjector | None = None
+    scheduler: Scheduler | None = None
+    webhooks: WebhookDispatcher | None = None
     stop: asyncio.Event | None = None
 
     async def run(self, *, on_ready: Callable[[Worker], None] | None = None) -> None:
@@ -127,6 +136,9 @@ class Worker:
         self.projector = StoreProjector(store, bootstrap)
         feeds = SqlFeedStore(self.settings.database_url)  # same database, migrated above
         self.diffusion = DiffusionProjector(feeds, bootstrap, lambda: follower.registry)
+        self.scheduler = Scheduler(bootstrap, lambda: follower.registry)
+        hooks = SqlWebhookStore(self.settings.database_url)  # same database, migrated above
+        self.webhooks = WebhookDispatcher(hooks, feeds)
 
         app = make_app(self.app_id, bootstrap)
         # One topic per registered organisation. faust-streaming cannot subscribe by pattern with
@@ -170,6 +182,8 @@ class Worker:
             follow,
             asyncio.create_task(self.projector.run(self.stop), name="store-projector"),
             asyncio.create_task(self.diffusion.run(self.stop), name="diffusion-projector"),
+            asyncio.create_task(self.scheduler.run(self.stop), name="diffusion-scheduler"),
+            asyncio.create_task(self.webhooks.run(self.stop), name="webhook-dispatcher"),
             asyncio.create_task(self._report(self.stop), name="reporter"),
             asyncio.create_task(_watch(app, self.stop), name="faust-watchdog"),
         ]
@@ -188,6 +202,7 @@ class Worker:
             await app.stop()
             await asyncio.to_thread(store.close)
             await asyncio.to_thread(feeds.close)
+            await asyncio.to_thread(hooks.close)
 
     async def _report(self, stop: asyncio.Event, every: float = 10.0) -> None:
         """Log what was judged and stored since the last report, for operators."""

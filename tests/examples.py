@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from hub.core.clock import Tick
 from hub.core.contribution import (
     Contribution,
     CustomerChannel,
@@ -326,6 +327,16 @@ def diffusion_removal_record() -> dict[str, Any]:
     }
 
 
+def tick() -> Tick:
+    """The scheduler saw the rights of a media of `regional_change()` end (last day 2025-03-31)."""
+    return Tick(
+        offer_id="HOTNOR0140000123",
+        version=12,
+        at=datetime(2025, 4, 1, tzinfo=UTC),
+        reason="rights of media https://media.example/plage.jpg ended on 2025-03-31",
+    )
+
+
 def generic_records() -> dict[str, dict[str, dict[str, Any]]]:
     """Avro-shaped examples of the records without a model class, by record name then case."""
     return {
@@ -337,4 +348,5 @@ def generic_records() -> dict[str, dict[str, dict[str, Any]]]:
             "upsert": diffusion_upsert_record(),
             "removal": diffusion_removal_record(),
         },
+        "Tick": {"media-rights-ended": to_avro_record(tick())},
     }

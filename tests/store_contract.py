@@ -90,6 +90,42 @@ class RegionalStoreContract:
         assert store.offer("HOT-2") is None
         assert store.history("HOT-2") == []
 
+    def test_offers_page_through_every_current_offer_in_code_point_order_of_their_ids(
+        self, store: RegionalStore
+    ) -> None:
+        # Upper before lower case and digits by character: what a locale-aware sort gets wrong.
+        ids = ["hot-1", "HOT-2", "HOT-10", "RES-b", "RES-B", "LOI-é"]
+        store.apply(
+            [
+                change("HOT-2", 1, private=private_block("clé sous le paillasson")),
+                change("hot-1", 1, commune=ROUEN, contributor="ot-rouen"),
+                change("HOT-10", 1),
+                change("HOT-10", 2, status=OfferStatus.WITHDRAWN),
+                change("RES-b", 1, offer_type=OfferType.RES),
+                change("RES-B", 1, status=OfferStatus.DELETED),
+                change("LOI-é", 1, offer_type=OfferType.LOI),
+            ],
+            {},
+        )
+
+        pages: list[list[str]] = []
+        after = ""
+        while page := store.offers(after=after, limit=2):
+            pages.append([offer.offer_id for offer in page])
+            assert page == [store.offer(offer.offer_id) for offer in page]
+            after = page[-1].offer_id
+
+        assert [offer_id for page in pages for offer_id in page] == sorted(ids)
+        assert [len(page) for page in pages] == [2, 2, 2]
+
+    def test_offers_after_the_last_id_or_with_no_room_are_none(self, store: RegionalStore) -> None:
+        store.apply([change("HOT-1", 1), change("HOT-2", 1)], {})
+
+        assert store.offers(after="HOT-2") == []
+        assert store.offers(limit=0) == []
+        assert [offer.offer_id for offer in store.offers(after="HOT-1")] == ["HOT-2"]
+        assert InMemoryStore().offers() == []
+
     def test_a_newer_version_replaces_the_state_and_extends_the_history(
         self, store: RegionalStore
     ) -> None:

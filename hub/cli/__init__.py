@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import api, demo, importer, kafka, publish, registry, store, topics, worker
+from hub.cli import (
+    api,
+    demo,
+    diffusion,
+    importer,
+    kafka,
+    publish,
+    registry,
+    store,
+    topics,
+    webhook,
+    worker,
+)
 from hub.settings import ENVIRONMENT_VARIABLES
 
 _EPILOG = "Environment variables: " + "; ".join(
@@ -33,6 +45,8 @@ app.add_typer(store.app, name="store")
 app.command(name="rejections")(store.rejections)
 app.command(name="worker")(worker.worker)
 app.add_typer(api.app, name="api")
+app.add_typer(webhook.app, name="webhook")
+app.add_typer(diffusion.app, name="diffusion")
 
 
 def main() -> None:

@@ -36,6 +36,25 @@ from hub.store.projection import (
 )
 
 
+def _stored(item: ProjectedChange) -> StoredOffer:
+    """The offer's state read back through the same JSON as the SQL store: equal values in both."""
+    change = item.change
+    return StoredOffer(
+        offer_id=change.offer_id,
+        offer_type=change.offer_type,
+        status=change.status,
+        version=change.version,
+        department=item.department,
+        commune_insee=item.commune_insee,
+        public=offer_fields_from_json(json.loads(item.public_json)),
+        private=None
+        if item.private_json is None
+        else from_json_record(PrivateBlock, json.loads(item.private_json)),
+        provenance=change.provenance,
+        contributor_versions=change.contributor_versions,
+    )
+
+
 class InMemoryStore:
     """The regional store in memory; every method is synchronous and thread-safe."""
 
@@ -106,24 +125,13 @@ class InMemoryStore:
     def offer(self, offer_id: str) -> StoredOffer | None:
         with self._lock:
             item = self._offers.get(offer_id)
-        if item is None:
-            return None
-        change = item.change
-        # Read back through the same JSON as the SQL store, so both return equal values.
-        return StoredOffer(
-            offer_id=change.offer_id,
-            offer_type=change.offer_type,
-            status=change.status,
-            version=change.version,
-            department=item.department,
-            commune_insee=item.commune_insee,
-            public=offer_fields_from_json(json.loads(item.public_json)),
-            private=None
-            if item.private_json is None
-            else from_json_record(PrivateBlock, json.loads(item.private_json)),
-            provenance=change.provenance,
-            contributor_versions=change.contributor_versions,
-        )
+        return None if item is None else _stored(item)
+
+    def offers(self, after: str = "", limit: int = 100) -> list[StoredOffer]:
+        with self._lock:
+            page = sorted(offer_id for offer_id in self._offers if offer_id > after)
+            items = [self._offers[offer_id] for offer_id in page[: max(limit, 0)]]
+        return [_stored(item) for item in items]
 
     def history(self, offer_id: str) -> list[VersionEntry]:
         with self._lock:

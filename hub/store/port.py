@@ -134,6 +134,14 @@ class RegionalStore(Protocol):
         """The offer's current state, or None if no change of it was ever applied."""
         ...
 
+    def offers(self, after: str = "", limit: int = 100) -> list[StoredOffer]:
+        """Current offers whose id sorts after `after`, by offer id (code points), `limit` at most.
+
+        Each is what `offer` gives for its id, whatever its status. Page through every offer by
+        passing the last id of a page as the next `after`; the empty string starts at the first.
+        """
+        ...
+
     def history(self, offer_id: str) -> list[VersionEntry]:
         """The offer's versions, oldest first (empty for an unknown offer)."""
         ...

@@ -6,8 +6,8 @@ Public state, private block and customer data live in separate tables so that a 
 data cannot read private data by accident. JSON is stored as text (canonical, see
 `hub.store.projection.canonical_json`) so SQLite and PostgreSQL hold the very same bytes.
 Times are stored in UTC (`UtcDateTime`) and read back as aware UTC datetimes.
-The diffusion feeds and API keys (`hub.feeds.sql`) live in the same database, so their tables are
-here too and come with the same migrations.
+The diffusion feeds and API keys (`hub.feeds.sql`) and the diffusers' webhooks (`hub.webhooks.sql`)
+live in the same database, so their tables are here too and come with the same migrations.
 """
 
 from __future__ import annotations
@@ -231,6 +231,29 @@ api_keys = Table(
 )
 Index("ix_api_keys_owner", api_keys.c.owner_kind, api_keys.c.owner_id)
 
+# ---------------------------------------------------------------- webhooks (hub.webhooks)
+
+# One webhook per diffuser, and where its deliveries stand. The secret is kept as is, not hashed:
+# the dispatcher needs it to sign every notification (HMAC), so whoever can read this table can
+# forge signatures for that diffuser. It is printed once at creation (`sitn webhook set`) and
+# never logged, listed or shown again.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("diffuser_id", String, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String, nullable=False),
+    # The `seq` of the diffuser's last feed entry the receiver acknowledged (0: none yet).
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failures", Integer, nullable=False),  # consecutive failed attempts
+    Column("last_error", Text, nullable=True),
+    Column("last_attempt_at", UtcDateTime, nullable=True),
+    CheckConstraint("state IN ('active', 'parked')", name="state_known"),
+    CheckConstraint("delivered_seq >= 0", name="delivered_seq_not_negative"),
+    CheckConstraint("failures >= 0", name="failures_not_negative"),
+)
+
 # Every table of the store, parents first (the order the tests truncate them in reverse).
 TABLES: tuple[Table, ...] = (
     offers,
@@ -244,4 +267,5 @@ TABLES: tuple[Table, ...] = (
     feed_offers,
     feed_positions,
     api_keys,
+    webhooks,
 )

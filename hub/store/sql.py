@@ -178,6 +178,29 @@ def _rejection_of(row: Any) -> StoredRejection:
     )
 
 
+def _offer_of(
+    row: Any, private_json: str | None, provenance: tuple[Provenance, ...]
+) -> StoredOffer:
+    """An `offers` row with its private block's text and its provenance, as a `StoredOffer`."""
+    return StoredOffer(
+        offer_id=row.offer_id,
+        offer_type=OfferType(row.offer_type),
+        status=OfferStatus(row.status),
+        version=row.version,
+        department=row.department,
+        commune_insee=row.commune_insee,
+        public=offer_fields_from_json(json.loads(row.public_json)),
+        private=None
+        if private_json is None
+        else from_json_record(PrivateBlock, json.loads(private_json)),
+        provenance=provenance,
+        contributor_versions=tuple(
+            ContributorVersion(contributor, version)
+            for contributor, version in json.loads(row.contributor_versions)
+        ),
+    )
+
+
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
@@ -333,23 +356,29 @@ class SqlStore:
                 select(offer_private.c.private_json).where(offer_private.c.offer_id == offer_id)
             ).scalar_one_or_none()
             provenance = self._provenance(conn, offer_id)
-        return StoredOffer(
-            offer_id=row.offer_id,
-            offer_type=OfferType(row.offer_type),
-            status=OfferStatus(row.status),
-            version=row.version,
-            department=row.department,
-            commune_insee=row.commune_insee,
-            public=offer_fields_from_json(json.loads(row.public_json)),
-            private=None
-            if private_json is None
-            else from_json_record(PrivateBlock, json.loads(private_json)),
-            provenance=provenance.get(offer_id, ()),
-            contributor_versions=tuple(
-                ContributorVersion(contributor, version)
-                for contributor, version in json.loads(row.contributor_versions)
-            ),
-        )
+        return _offer_of(row, private_json, provenance.get(offer_id, ()))
+
+    def offers(self, after: str = "", limit: int = 100) -> list[StoredOffer]:
+        offer_id = self._code_point_order(offers.c.offer_id)
+        query = select(offers).where(offer_id > after).order_by(offer_id).limit(max(limit, 0))
+        # One snapshot for the page and its children (see `_read`); the page bounds the IN lists.
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+            ids = [row.offer_id for row in rows]
+            private: dict[str, str] = {}
+            provenance: dict[str, tuple[Provenance, ...]] = {}
+            for chunk in _chunks(ids):
+                private.update(
+                    (row.offer_id, row.private_json)
+                    for row in conn.execute(
+                        select(offer_private).where(offer_private.c.offer_id.in_(chunk))
+                    )
+                )
+                provenance.update(self._provenance(conn, chunk))
+        return [
+            _offer_of(row, private.get(row.offer_id), provenance.get(row.offer_id, ()))
+            for row in rows
+        ]
 
     def history(self, offer_id: str) -> list[VersionEntry]:
         query = (
@@ -567,12 +596,14 @@ class SqlStore:
             conn.execute(insert(offer_provenance), provenance_rows)
 
     def _provenance(
-        self, conn: Connection, offer_id: str | None
+        self, conn: Connection, offer_id: str | Sequence[str] | None
     ) -> dict[str, tuple[Provenance, ...]]:
-        """Provenance per offer (of one offer, or of all), in FieldGroup order."""
+        """Provenance per offer (of one offer, of a few, or of all), in FieldGroup order."""
         query = select(offer_provenance)
-        if offer_id is not None:
+        if isinstance(offer_id, str):
             query = query.where(offer_provenance.c.offer_id == offer_id)
+        elif offer_id is not None:
+            query = query.where(offer_provenance.c.offer_id.in_(offer_id))
         grouped: dict[str, list[Provenance]] = {}
         for row in conn.execute(query):
             grouped.setdefault(row.offer_id, []).append(

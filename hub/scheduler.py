@@ -1,0 +1,165 @@
+"""The diffusion scheduler: publishes a `Tick` when the wall clock passes a diffusion boundary.
+
+This is the one place of the hub that reads the wall clock (through an injected `Clock`, so tests
+drive time without waiting for real boundaries). It follows `sitn.regional.changes`, keeps per
+offer the latest change and the next instant its diffusion may change with no new change (a
+media's rights starting or ending, an event's last date passing, a diffusion convention or a
+concession starting or ending: `hub.core.clock.TickSchedule`), and when the clock passes it,
+publishes a `Tick` at that boundary on `sitn.diffusion.ticks` (idempotent producer, acks=all,
+keyed by offer id), then looks for the next boundary. The diffusion projector turns each tick
+into feed entries dated at the boundary, so a replay of both topics reproduces them.
+
+Restarts: the state is rebuilt at start from the two topics (the latest change and the latest
+tick of each offer), so a restart neither loses a tick (a boundary passed while the hub was down
+is ticked at start, at its own instant) nor sends one again. A tick sent twice all the same (a
+publish that failed after the broker had it) is harmless: same offer, version and instant, so the
+projector evaluates nothing new, and a feed ignores an entry it already holds.
+
+Blocking work (decoding, computing boundaries, encoding) runs in a worker thread, never on the
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+from hub.codec import DecodeError, encode_record
+from hub.core.clock import Tick, TickSchedule
+from hub.core.regional import RegionalChange
+from hub.core.registry import Registry
+from hub.diffusion_projector import decode_tick
+from hub.kafka_clients import make_consumer, make_producer
+from hub.records import RecordError
+from hub.store_projector import decode_regional_change
+from hub.topic_reader import read_prefix
+from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
+
+log = logging.getLogger("sitn.scheduler")
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    """The current time, aware, in UTC: the only wall-clock read of the hub's processing."""
+    return datetime.now(UTC)
+
+
+def encode_tick(tick: Tick) -> bytes:
+    return encode_record("Tick", tick)
+
+
+@dataclass
+class SchedulerTally:
+    changes: int = 0
+    ticks: int = 0
+
+
+class Scheduler:
+    """Ticks every offer's diffusion boundaries as the clock passes them (module docstring)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        registry: Callable[[], Registry],
+        clock: Clock = wall_clock,
+        *,
+        poll_seconds: float = 1.0,
+        changes_topic: str = REGIONAL_CHANGES,
+        ticks_topic: str = DIFFUSION_TICKS,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.changes_topic = changes_topic  # the topics are named here so tests can isolate them
+        self.ticks_topic = ticks_topic
+        self.registry = registry
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.schedule = TickSchedule()
+        self.tally = SchedulerTally()
+        self.ready = asyncio.Event()  # set once the state is restored and ticks can go out
+
+    def restore(self, changes: Iterable[RegionalChange], ticks: Iterable[Tick]) -> None:
+        """Takes in the history of both topics (blocking: run it in a thread)."""
+        self.schedule.restore(changes, ticks)
+
+    def observe(self, changes: Iterable[RegionalChange]) -> None:
+        for change in changes:
+            self.schedule.observe_change(change)
+            self.tally.changes += 1
+
+    def due(self) -> list[Tick]:
+        """The ticks the clock has made due now, taken in as sent (blocking: run it in a thread)."""
+        return self.schedule.due(self.registry(), self.clock())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        changes = await read_prefix(
+            self.bootstrap, self.changes_topic, decode_regional_change, client_id="sitn-scheduler"
+        )
+        ticks = await read_prefix(
+            self.bootstrap, self.ticks_topic, decode_tick, client_id="sitn-scheduler"
+        )
+        await asyncio.to_thread(self.restore, changes.values, ticks.values)
+        log.info(
+            "scheduler: %d changes and %d ticks read back",
+            len(changes.values),
+            len(ticks.values),
+        )
+        consumer = make_consumer(self.bootstrap, group_id=None, client_id="sitn-scheduler")
+        producer = make_producer(self.bootstrap, client_id="sitn-scheduler")
+        await consumer.start()
+        try:
+            await producer.start()
+            try:
+                consumer.assign(sorted(changes.positions))
+                for tp, offset in sorted(changes.positions.items()):
+                    consumer.seek(tp, offset)
+                self.ready.set()
+                while not stop.is_set():
+                    await self.publish_due(producer)
+                    batch = await consumer.getmany(
+                        timeout_ms=int(self.poll_seconds * 1000), max_records=2000
+                    )
+                    records = [record for tp in sorted(batch) for record in batch[tp]]
+                    if records:
+                        await asyncio.to_thread(self._observe_records, records)
+            finally:
+                await producer.stop()
+        finally:
+            await consumer.stop()
+
+    async def publish_due(self, producer: AIOKafkaProducer) -> list[Tick]:
+        """Sends the due ticks and waits until the broker holds every one of them.
+
+        The schedule takes a tick in before it is sent; if sending fails the error stops the
+        scheduler, and the restart rebuilds the schedule from the topics, so the tick goes again.
+        """
+        due = await asyncio.to_thread(self._due_encoded)
+        deliveries = [
+            await producer.send(self.ticks_topic, key=tick.offer_id.encode(), value=value)
+            for tick, value in due
+        ]
+        await asyncio.gather(*deliveries)
+        for tick, _ in due:
+            log.info("tick %s v%d at %s: %s", tick.offer_id, tick.version, tick.at, tick.reason)
+        self.tally.ticks += len(due)
+        return [tick for tick, _ in due]
+
+    def _due_encoded(self) -> list[tuple[Tick, bytes]]:
+        return [(tick, encode_tick(tick)) for tick in self.due()]
+
+    def _observe_records(self, records: list[ConsumerRecord]) -> None:
+        changes: list[RegionalChange] = []
+        for record in records:
+            try:
+                changes.append(decode_regional_change(record.value))
+            except (DecodeError, RecordError) as error:
+                log.error(
+                    "regional change %d@%d skipped: %s", record.partition, record.offset, error
+                )
+        self.observe(changes)

@@ -1,0 +1,49 @@
+"""The diffusers' webhooks: thin signed notifications of their feed entries, in order, retried.
+
+- `port`: `Webhook`, the `WebhookStore` interface and its guarantees (cursor, parking);
+- `sql`: `SqlWebhookStore`, on the regional store's database and migrations (SQLite and
+  PostgreSQL; there is no in-memory implementation, the tests use SQLite files);
+- `signing`: the signature scheme and headers, and `verify` for receivers (pure);
+- `dispatcher`: `WebhookDispatcher`, the asyncio loop the worker runs (aiohttp client).
+
+A webhook's secret is stored as is, since every notification is signed with it: it is printed
+once when `sitn webhook set` makes it, and never logged, listed or shown again.
+"""
+
+from hub.webhooks.dispatcher import (
+    RetryPolicy,
+    WebhookDispatcher,
+    WebhookTally,
+    notification,
+    notification_body,
+)
+from hub.webhooks.port import Webhook, WebhookError, WebhookState, WebhookStore, check_url
+from hub.webhooks.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    delivery_id,
+    sign,
+    verify,
+)
+from hub.webhooks.sql import SqlWebhookStore
+
+__all__ = [
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "RetryPolicy",
+    "SqlWebhookStore",
+    "Webhook",
+    "WebhookDispatcher",
+    "WebhookError",
+    "WebhookState",
+    "WebhookStore",
+    "WebhookTally",
+    "check_url",
+    "delivery_id",
+    "notification",
+    "notification_body",
+    "sign",
+    "verify",
+]
