@@ -16,15 +16,23 @@ or KAFKA_BOOTSTRAP_SERVERS if set, then refusing topics that already hold record
    not depend on the worker's event loop or its hold on the GIL), each send time noted on the
    system-wide monotonic clock; meanwhile a thread polls the feeds of the watched diffusers
    (site-crt-normandie and synthetic diffusers that receive every type, department, public field
-   group and language) on the same SQLite file, read-only, and notes when each
-   (offer, version) first shows in each of their feeds; and the worker's tallies are sampled;
-5. waits until the hub has caught up, reads `sitn.regional.changes` to map each sent contribution
-   (its event id) to the regional version it caused, and reports latency = first visible - sent
-   for the changes that produced an entry in a watched feed (rejected changes and changes outside
-   the watched views produce none and are counted apart), overall and per 10-second window of send
-   time, with the publish rate achieved, the judged and fan-out rates (feed entries appended per
-   second over all diffusers, from the diffusion projector's tally) and the backlog when the last
-   change was sent.
+   group and language) on the same SQLite file, read-only, and notes when each entry
+   (offer, version, entry time) first shows in each of their feeds; the worker's tallies are
+   sampled;
+5. waits until the hub has caught up (contributions judged, regional changes and the scheduler's
+   ticks diffused, everything stored), reads `sitn.regional.changes` to map each sent
+   contribution (its event id) to the regional change it caused, and reports latency = first
+   visible - sent for the changes that produced an entry in a watched feed: the entry with the
+   change's offer, version and time (an entry a scheduler's tick causes keeps the version but
+   carries the tick's time, so it is never taken for the change's). Rejected changes and changes
+   outside the watched views produce none and are counted apart. Latencies are shown overall and
+   per 10-second window of send time, with the publish rate achieved, the judged and fan-out
+   rates (feed entries appended per second over all diffusers, from the diffusion projector's
+   tally, ticks' entries included) and the backlog when the last change was sent.
+
+The worker runs everything it runs in production, the scheduler included: it reads the wall clock,
+and the demo's offers are dated from 2026-01-01, so boundaries already passed (events over, media
+rights ended) make it tick, and those ticks are diffused too.
 
 A visible time is the start of the poll that first saw the entry, so a latency overstates the true
 one by at most the gap between two polls (shown). Prints only; asserts nothing about time.
@@ -52,7 +60,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -70,7 +78,7 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry, parse_registry, registry_to_toml
 from hub.settings import Settings
 from hub.store.schema import feed_entries
-from hub.topics import REGIONAL_CHANGES, REJECTIONS, contrib_topic
+from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS, contrib_topic
 from hub.worker import Worker, read_regional_history
 from producers.demo import (
     DemoChange,
@@ -95,6 +103,8 @@ SAMPLE_EVERY = 0.5  # seconds between two samples of the worker's tallies
 # many diffusers it may fall far behind (that is what the benchmark is there to show).
 SETTLE_MIN = 900.0
 SETTLE_PER_RECORD = 0.5
+# Seconds with nothing waiting after which no tick is still to come (the scheduler polls every 1 s).
+SCHEDULER_QUIET = 2.0
 SEND_CHUNK = 2_000
 
 
@@ -319,8 +329,13 @@ def read_only_engine(path: Path) -> Engine:
     )
 
 
+# (diffuser, offer, regional version, entry time): an entry a change caused carries the change's
+# time; one a scheduler's tick caused (same version) carries the tick's, later.
+Shown = tuple[str, str, int, datetime]
+
+
 class FeedPoller(threading.Thread):
-    """Notes when each (diffuser, offer, version) first shows in a watched feed.
+    """Notes when each entry (`Shown`) first shows in a watched feed.
 
     Reads only the columns it needs (no view JSON to decode), so it takes as little CPU (and GIL)
     from the worker as it can.
@@ -331,7 +346,7 @@ class FeedPoller(threading.Thread):
         self.engine = read_only_engine(path)
         self.diffusers = tuple(diffusers)
         self.cursors = dict.fromkeys(self.diffusers, 0)
-        self.seen: dict[tuple[str, str, int], float] = {}
+        self.seen: dict[Shown, float] = {}
         self.poll_starts: list[float] = []
         self.halt = threading.Event()
         self.error: BaseException | None = None
@@ -357,6 +372,7 @@ class FeedPoller(threading.Thread):
                     feed_entries.c.seq,
                     feed_entries.c.offer_id,
                     feed_entries.c.version,
+                    feed_entries.c.occurred_at,
                 )
                 .where(
                     or_(
@@ -373,8 +389,8 @@ class FeedPoller(threading.Thread):
             self.poll_starts.append(started)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
-            for diffuser_id, seq, offer_id, version in rows:
-                self.seen.setdefault((diffuser_id, offer_id, version), started)
+            for diffuser_id, seq, offer_id, version, occurred_at in rows:
+                self.seen.setdefault((diffuser_id, offer_id, version, occurred_at), started)
                 self.cursors[diffuser_id] = max(self.cursors[diffuser_id], seq)
             read += len(rows)
             if len(rows) < POLL_LIMIT:
@@ -414,6 +430,7 @@ class Sample:
     at: float
     judged: int
     diffused_changes: int
+    diffused_ticks: int
     entries: int
 
 
@@ -423,6 +440,7 @@ def sample(worker: Worker) -> Sample:
         clock(),
         judged(worker),
         diffusion.tally.changes if diffusion else 0,
+        diffusion.tally.ticks if diffusion else 0,
         diffusion.tally.entries if diffusion else 0,
     )
 
@@ -443,7 +461,15 @@ class Backlog:
 
     unjudged: int  # contributions sent and not yet judged
     undiffused: int  # regional changes on the topic the diffusion projector has not read yet
+    unscheduled: int  # regional changes the scheduler has not looked at yet (it may tick them)
+    ticks: int  # the scheduler's ticks the diffusion projector has not read yet
     unstored: int  # regional changes and rejections the store projector has not read yet
+
+    @property
+    def none(self) -> bool:
+        return not (
+            self.unjudged or self.undiffused or self.unscheduled or self.ticks or self.unstored
+        )
 
 
 class Progress:
@@ -460,7 +486,7 @@ class Progress:
     async def __aenter__(self) -> Progress:
         await self.consumer.start()
         self.partitions = await topic_partitions(
-            self.worker.settings.bootstrap_servers, [REGIONAL_CHANGES, REJECTIONS]
+            self.worker.settings.bootstrap_servers, [REGIONAL_CHANGES, REJECTIONS, DIFFUSION_TICKS]
         )
         return self
 
@@ -471,12 +497,14 @@ class Progress:
         worker = self.worker
         assert worker.diffusion is not None
         assert worker.projector is not None
+        assert worker.scheduler is not None
         ends = {
             (tp.topic, tp.partition): end
             for tp, end in (await self.consumer.end_offsets(self.partitions)).items()
         }
         diffused = await asyncio.to_thread(worker.diffusion.feeds.positions)
         stored = await asyncio.to_thread(worker.projector.store.positions)
+        regional = sum(end for key, end in ends.items() if key[0] == REGIONAL_CHANGES)
         return Backlog(
             max(sent - judged(worker), 0),
             sum(
@@ -484,25 +512,43 @@ class Progress:
                 for key, end in ends.items()
                 if key[0] == REGIONAL_CHANGES
             ),
-            sum(max(end - stored.get(key, 0), 0) for key, end in ends.items()),
+            max(regional - worker.scheduler.tally.changes, 0),
+            sum(
+                max(end - diffused.get(key, 0), 0)
+                for key, end in ends.items()
+                if key[0] == DIFFUSION_TICKS
+            ),
+            sum(
+                max(end - stored.get(key, 0), 0)
+                for key, end in ends.items()
+                if key[0] != DIFFUSION_TICKS
+            ),
         )
 
     async def settle(self, sent: int, progress_every: float | None = None) -> float:
         """Wait until everything sent is judged, stored and diffused; return when (`clock`).
 
-        With `progress_every`, prints the backlog that often (a long catch-up shows it moving).
+        The scheduler publishes the ticks of the changes it has seen at its next poll, so the hub
+        counts as caught up once nothing has been waiting for longer than that poll; the time
+        returned is when nothing was waiting any more. With `progress_every`, prints the backlog
+        that often (a long catch-up shows it moving).
         """
         worker = self.worker
         within = max(SETTLE_MIN, sent * SETTLE_PER_RECORD)
         started = shown = clock()
+        quiet_since: float | None = None
         while clock() < started + within:
             if worker.stop is not None and worker.stop.is_set():
                 raise SystemExit(f"the worker stopped before catching up: {worker.summary()}")
             due = progress_every is not None and clock() - shown >= progress_every
             if judged(worker) >= sent or due:
                 late = await self.backlog(sent)
-                if late == Backlog(0, 0, 0):
-                    return clock()
+                if not late.none:
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = clock()
+                elif clock() - quiet_since >= SCHEDULER_QUIET:
+                    return quiet_since
                 if due:
                     shown = clock()
                     print(f"  {shown - started:,.0f}s: {late}", flush=True)
@@ -525,8 +571,8 @@ class Outcome:
     send_times: list[float] = field(default_factory=list)
     follow_ups: list[Record] = field(default_factory=list)
     built_to_be_rejected: int = 0
-    version_of: dict[str, tuple[str, int]] = field(default_factory=dict)  # event id -> regional
-    seen: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    caused: dict[str, tuple[str, int, datetime]] = field(default_factory=dict)  # event id ->
+    seen: dict[Shown, float] = field(default_factory=dict)
     poll_starts: list[float] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     at_last_send: Backlog | None = None
@@ -540,7 +586,7 @@ async def run(
 ) -> None:
     await prepare(bootstrap, registry)
     contributor_topics = [contrib_topic(org) for org in sorted(registry.organisations)]
-    await refuse_written_topics(bootstrap, [*OUTPUT_TOPICS, *contributor_topics])
+    await refuse_written_topics(bootstrap, [*OUTPUT_TOPICS, DIFFUSION_TICKS, *contributor_topics])
     store_path = home / "store.db"
     settings = Settings.from_env(
         {
@@ -634,7 +680,11 @@ async def measure(
     wanted = {r.event_id for r in work.follow_ups}
     for change in await read_regional_history(bootstrap):
         if change.event_id in wanted:
-            outcome.version_of[change.event_id] = (change.offer_id, change.version)
+            outcome.caused[change.event_id] = (
+                change.offer_id,
+                change.version,
+                change.occurred_at,
+            )
 
 
 # ---------------------------------------------------------------- the report
@@ -661,15 +711,15 @@ def latencies(outcome: Outcome) -> tuple[list[tuple[float, float]], Counter[str]
     fates: Counter[str] = Counter()
     measured: list[tuple[float, float]] = []
     for record, sent in zip(outcome.follow_ups, outcome.send_times, strict=True):
-        regional = outcome.version_of.get(record.event_id)
+        regional = outcome.caused.get(record.event_id)
         if regional is None:
             fates["rejected or without effect (no regional change)"] += 1
             continue
-        offer_id, version = regional
+        offer_id, version, occurred_at = regional
         shown = [
             outcome.seen[key]
             for diffuser_id in outcome.watched
-            if (key := (diffuser_id, offer_id, version)) in outcome.seen
+            if (key := (diffuser_id, offer_id, version, occurred_at)) in outcome.seen
         ]
         if not shown:
             fates["accepted, no entry in a watched feed (outside their views)"] += 1
@@ -712,6 +762,7 @@ def report(outcome: Outcome) -> None:
     total = outcome.creations + len(sends)
     all_judged = next((s.at for s in samples if s.judged >= total), outcome.settled_at)
     diffused, entries = end.diffused_changes - s0.diffused_changes, end.entries - s0.entries
+    ticks = end.diffused_ticks - s0.diffused_ticks
     print(
         f"judged {(s1.judged - s0.judged) / during:,.1f}/s while sending; the last one "
         f"{max(all_judged - last, 0):.1f}s after the last send"
@@ -721,16 +772,20 @@ def report(outcome: Outcome) -> None:
         f"changes/s and fan-out {(s1.entries - s0.entries) / during:,.0f} feed entries/s while "
         f"sending; {diffused / until:,.1f} regional changes/s and {entries / until:,.0f} feed "
         f"entries/s from the first send until caught up, {outcome.settled_at - last:.1f}s "
-        f"after the last send ({entries / max(diffused, 1):.1f} entries per regional change, "
-        "over all diffusers)"
+        f"after the last send; {entries / max(diffused, 1):.1f} entries per regional change, "
+        f"over all diffusers (entries caused by the scheduler's {ticks:,} ticks included)"
     )
     if outcome.at_last_send is not None:
         late = outcome.at_last_send
-        kept_up = late.unjudged <= outcome.rate and late.undiffused <= outcome.rate
+        # Kept up: less than one second of sending was waiting anywhere.
+        kept_up = max(late.unjudged, late.undiffused, late.unstored) <= outcome.rate
         print(
             f"backlog at the last send: {late.unjudged:,} contributions not judged, "
-            f"{late.undiffused:,} regional changes not diffused, {late.unstored:,} records not "
-            "stored -> " + ("the hub kept up" if kept_up else "the hub did NOT keep up")
+            f"{late.undiffused:,} regional changes and {late.ticks:,} ticks not diffused, "
+            f"{late.unstored:,} records not stored, {late.unscheduled:,} regional changes not "
+            "seen by the scheduler -> "
+            + ("the hub kept up" if kept_up else "the hub did NOT keep up")
+            + " (kept up: at most one second of sending waiting)"
         )
     print(
         f"creations before the run: {outcome.creations:,} in {outcome.creations_seconds:.1f}s "
