@@ -208,6 +208,8 @@ def bench_registry(total: int, watch: int, seed: int) -> tuple[Registry, tuple[s
 
 @dataclass(frozen=True)
 class Record:
+    """One encoded contribution, ready to send, with what maps it to its regional change."""
+
     topic: str
     key: bytes
     value: bytes
@@ -217,6 +219,8 @@ class Record:
 
 @dataclass(frozen=True)
 class Workload:
+    """The creations (sent first, not measured) and the follow-up changes (paced, measured)."""
+
     creations: list[Record]
     follow_ups: list[Record]
     built_to_be_rejected: int
@@ -287,6 +291,13 @@ def publisher_process(bootstrap: str, records: list[Record], rate: float, out: s
         array.array("d", times).tofile(file)
 
 
+def read_send_times(path: Path, count: int) -> list[float]:
+    times = array.array("d")
+    with path.open("rb") as file:
+        times.fromfile(file, count)
+    return list(times)
+
+
 async def publish_in_child(
     bootstrap: str, records: list[Record], rate: float, home: Path
 ) -> list[float]:
@@ -299,10 +310,7 @@ async def publish_in_child(
     await asyncio.to_thread(child.join)
     if child.exitcode != 0:
         raise SystemExit(f"the publisher process failed (exit code {child.exitcode})")
-    times = array.array("d")
-    with out.open("rb") as file:
-        times.fromfile(file, len(records))
-    return list(times)
+    return await asyncio.to_thread(read_send_times, out, len(records))
 
 
 async def publish_now(bootstrap: str, records: Sequence[Record]) -> None:
