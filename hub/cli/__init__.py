@@ -16,6 +16,7 @@ from hub.cli import (
     kafka,
     publish,
     registry,
+    replay,
     store,
     topics,
     webhook,
@@ -47,6 +48,7 @@ app.command(name="worker")(worker.worker)
 app.add_typer(api.app, name="api")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(diffusion.app, name="diffusion")
+app.add_typer(replay.app, name="replay")
 
 
 def main() -> None:
