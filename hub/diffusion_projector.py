@@ -37,9 +37,10 @@ from aiokafka.structs import ConsumerRecord
 from hub.codec import DecodeError, DecodeReason, decode
 from hub.core.clock import Evaluation, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
-from hub.core.diffusion_rules import View, fan_out, last_received
+from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
+from hub.feed_views import FeedViews
 from hub.feeds.port import FeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
 from hub.records import RecordError, from_avro_record
@@ -78,31 +79,39 @@ def diffuse(
     registry: Registry,
     changes: Sequence[RegionalChange | Evaluation],
     positions: dict[tuple[str, int], int],
+    views: FeedViews | None = None,
 ) -> list[DiffusionChange]:
     """Fan `changes` out and append the entries with `positions` (blocking: run it in a thread).
 
-    A change is projected at its own time, an `Evaluation` at its `at`.
+    A change is projected at its own time, an `Evaluation` at its `at`. What each diffuser last
+    received of the batch's offers is read once for the batch (through `views`, the projector's
+    cache checked against the feeds, or straight from the feeds), then kept up to date in memory
+    as the batch goes: never one read per diffuser per change.
     """
-    known: dict[tuple[str, str], View | None] = {}
+    items = [
+        (item.change, item.at) if isinstance(item, Evaluation) else (item, item.occurred_at)
+        for item in changes
+    ]
+    diffusers = sorted(registry.diffusers)
+    offer_ids = sorted({change.offer_id for change, _ in items})
+    views = FeedViews(capacity=max(len(offer_ids), 1)) if views is None else views
+    known = views.load(feeds, diffusers, offer_ids) if items else {}
     entries: list[DiffusionChange] = []
-    for item in changes:
-        change, at = (
-            (item.change, item.at) if isinstance(item, Evaluation) else (item, item.occurred_at)
-        )
-        previous: dict[str, View] = {}
-        for diffuser_id in sorted(registry.diffusers):
-            key = (diffuser_id, change.offer_id)
-            if key not in known:
-                stored = feeds.current(diffuser_id, change.offer_id)
-                known[key] = last_received(stored.change) if stored is not None else None
-            view = known[key]
-            if view is not None:
-                previous[diffuser_id] = view
+    for change, at in items:
+        previous = {
+            diffuser_id: view
+            for diffuser_id in diffusers
+            if (view := known.get((diffuser_id, change.offer_id))) is not None
+        }
         emitted = fan_out(change, previous, registry, at)
         for entry in emitted:
-            known[(entry.diffuser_id, entry.offer_id)] = last_received(entry)
+            view = last_received(entry)
+            if view is None:
+                known.pop((entry.diffuser_id, entry.offer_id), None)
+            else:
+                known[(entry.diffuser_id, entry.offer_id)] = view
         entries += emitted
-    feeds.append(entries, positions)
+    views.stored(feeds.append(entries, positions))
     return entries
 
 
@@ -125,13 +134,14 @@ def diffuse_batch(
     changes: Sequence[RegionalChange],
     ticks: Sequence[Tick],
     positions: dict[tuple[str, int], int],
+    views: FeedViews | None = None,
 ) -> list[DiffusionChange]:
     """One batch of both topics into the feeds, with `positions`, in one transaction (blocking).
 
     `timeline` moves on even if the append fails: the caller then stops, and a restart rebuilds
     it from the topics up to the positions stored.
     """
-    return diffuse(feeds, registry, evaluations(timeline, changes, ticks), positions)
+    return diffuse(feeds, registry, evaluations(timeline, changes, ticks), positions, views)
 
 
 Batch = dict[TopicPartition, list[ConsumerRecord]]
@@ -144,6 +154,7 @@ class DiffusionProjector:
         self.registry = registry
         self.tally = DiffusionTally()
         self.timeline = Timeline()
+        self.views = FeedViews()
 
     async def run(self, stop: asyncio.Event) -> None:
         partitions = await topic_partitions(self.bootstrap, DIFFUSED_TOPICS)
@@ -188,7 +199,7 @@ class DiffusionProjector:
             if records
         }
         entries = diffuse_batch(
-            self.feeds, self.registry(), self.timeline, changes, ticks, positions
+            self.feeds, self.registry(), self.timeline, changes, ticks, positions, self.views
         )
         self.tally.changes += len(changes)
         self.tally.ticks += len(ticks)

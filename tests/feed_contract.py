@@ -146,6 +146,76 @@ class FeedStoreContract:
         assert back is not None
         assert (back.seq, back.change.reason) == (4, DiffusionReason.ENTERED_SCOPE)
 
+    def test_currents_read_at_once_what_current_reads_pair_by_pair(self, feeds: FeedStore) -> None:
+        feeds.append(
+            [
+                upsert("HOT-1", 1),
+                upsert("HOT-1", 2, name="Nouveau nom"),
+                upsert("RES-2", 1),
+                removal("RES-2", 2),
+                upsert("LOI-3", 1, diffuser=OTHER_DIFFUSER),
+                upsert("HOT-1", 1, diffuser=OTHER_DIFFUSER),
+            ],
+            {},
+        )
+        diffusers = [DIFFUSER, OTHER_DIFFUSER, "nobody"]
+        offers = ["HOT-1", "RES-2", "LOI-3", "HOT-404"]
+
+        found = feeds.currents(diffusers, offers)
+
+        one_by_one = {
+            (d, o): entry for d in diffusers for o in offers if (entry := feeds.current(d, o))
+        }
+        assert found == one_by_one
+        assert sorted(found) == sorted(
+            [(DIFFUSER, "HOT-1"), (OTHER_DIFFUSER, "HOT-1"), (OTHER_DIFFUSER, "LOI-3")]
+        )
+        assert feeds.currents([DIFFUSER], ["LOI-3"]) == {}
+        assert feeds.currents([], offers) == {}
+
+    def test_append_returns_what_it_stored_with_the_sequence_given(self, feeds: FeedStore) -> None:
+        first = [
+            upsert("HOT-1", 1),
+            upsert("RES-2", 1),
+            upsert("HOT-1", 1, diffuser=OTHER_DIFFUSER),
+        ]
+        stored = feeds.append(first, {})
+        again = feeds.append([upsert("HOT-1", 1), removal("HOT-1", 2)], {})
+
+        assert [(e.seq, e.change) for e in stored] == [(1, first[0]), (2, first[1]), (1, first[2])]
+        assert [(e.seq, e.change) for e in again] == [(3, removal("HOT-1", 2))]
+        assert feeds.append([], {}) == []
+
+    def test_last_seqs_tell_where_each_offer_last_moved_in_each_feed(
+        self, feeds: FeedStore
+    ) -> None:
+        feeds.append(
+            [
+                upsert("HOT-1", 1),
+                upsert("RES-2", 1),
+                upsert("HOT-1", 1, diffuser=OTHER_DIFFUSER),
+                removal("RES-2", 2),
+            ],
+            {},
+        )
+
+        found = feeds.last_seqs([DIFFUSER, OTHER_DIFFUSER, "nobody"], ["HOT-1", "RES-2", "X"])
+
+        assert found == {
+            (DIFFUSER, "HOT-1"): 1,
+            (DIFFUSER, "RES-2"): 3,
+            (OTHER_DIFFUSER, "HOT-1"): 1,
+        }
+        assert feeds.last_seqs([], ["HOT-1"]) == {}
+
+    def test_currents_reads_more_offers_than_one_query_can_bind(self, feeds: FeedStore) -> None:
+        offers = [f"HOT-{n}" for n in range(1, 1202)]
+        feeds.append([upsert(offer, 1) for offer in offers[::2]], {})
+
+        found = feeds.currents([DIFFUSER, OTHER_DIFFUSER], offers)
+
+        assert sorted(found) == sorted((DIFFUSER, offer) for offer in offers[::2])
+
     def test_the_snapshot_holds_the_offers_in_the_feed_by_sequence(self, feeds: FeedStore) -> None:
         feeds.append(
             [

@@ -37,7 +37,7 @@ way. So the boundaries `next_boundary` returns are always midnights UTC.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
@@ -78,10 +78,35 @@ class Excluded:
     detail: str
 
 
+@dataclass
+class Projections:
+    """What the projections of one change at one time share, computed once for all diffusers.
+
+    The rights check depends on the diffuser's class only, and the view's fields on the covering
+    conventions' field groups and languages and on the class: with a hundred diffusers in a few
+    classes and a few convention shapes, most projections are then a dictionary lookup. Valid for
+    one (change, registry, at) only; `fan_out` makes one per change.
+    """
+
+    rights: dict[DiffuserClass, bool] = field(default_factory=dict)
+    views: dict[tuple[tuple[FieldGroup, ...], frozenset[str], DiffuserClass], View] = field(
+        default_factory=dict
+    )
+
+
 def project(
-    change: RegionalChange, diffuser: Diffuser, registry: Registry, at: datetime
+    change: RegionalChange,
+    diffuser: Diffuser,
+    registry: Registry,
+    at: datetime,
+    shared: Projections | None = None,
 ) -> View | Excluded:
-    """The diffuser's view of the offer at `at`, or why it gets none (module docstring order)."""
+    """The diffuser's view of the offer at `at`, or why it gets none (module docstring order).
+
+    `shared` carries what was already computed for other diffusers of the same change at the
+    same `at` (see `Projections`); the result is the same with or without it.
+    """
+    shared = Projections() if shared is None else shared
     offer = change.offer_id
     public = change.public
     day = _utc(at).date().isoformat()
@@ -117,14 +142,31 @@ def project(
             f"({', '.join(c.convention_id for c in in_force)}) covers {change.offer_type.value} "
             f"offers in department {department or '(no location)'}",
         )
-    if not _rights_allow(change, diffuser.diffuser_class, registry, at):
+    allowed = shared.rights.get(diffuser.diffuser_class)
+    if allowed is None:
+        allowed = _rights_allow(change, diffuser.diffuser_class, registry, at)
+        shared.rights[diffuser.diffuser_class] = allowed
+    if not allowed:
         return Excluded(
             DiffusionReason.RIGHTS_ENDED,
             f"no concession in force on {day} for {offer} (contributors: "
             f"{', '.join(_contributors(change)) or 'none'}) allows the "
             f"{diffuser.diffuser_class.value} class of {diffuser.diffuser_id}",
         )
-    return View(change.offer_type, _view_fields(public, covering, diffuser.diffuser_class, at))
+    groups = tuple(
+        group
+        for group in FieldGroup
+        if group not in PRIVATE_GROUPS and any(group in c.field_groups for c in covering)
+    )
+    languages = frozenset(lang for c in covering for lang in c.languages)
+    shape = (groups, languages, diffuser.diffuser_class)
+    view = shared.views.get(shape)
+    if view is None:
+        view = View(
+            change.offer_type, _view_fields(public, groups, languages, diffuser.diffuser_class, at)
+        )
+        shared.views[shape] = view
+    return view
 
 
 def route(
@@ -133,14 +175,16 @@ def route(
     diffuser: Diffuser,
     registry: Registry,
     at: datetime,
+    shared: Projections | None = None,
 ) -> tuple[DiffusionChange | None, View | None]:
     """The feed entry to emit for `change` (or None) and the diffuser's new last-received view.
 
     `previous` is the view the diffuser last received for this offer, None if it received nothing
     or its last entry was a removal. Entering the scope is a full upsert, a different view an
     upsert, the same view (a change outside the diffuser's view) nothing, leaving a removal.
+    `shared` is passed on to `project`.
     """
-    projected = project(change, diffuser, registry, at)
+    projected = project(change, diffuser, registry, at, shared)
 
     def entry(kind: DiffusionKind, reason: DiffusionReason, view: View | None) -> DiffusionChange:
         return DiffusionChange(
@@ -177,9 +221,10 @@ def fan_out(
     `last_received` gives the new value from each entry.
     """
     entries: list[DiffusionChange] = []
+    shared = Projections()
     for diffuser_id in sorted(registry.diffusers):
         diffuser = registry.diffusers[diffuser_id]
-        emitted, _ = route(previous_views.get(diffuser_id), change, diffuser, registry, at)
+        emitted, _ = route(previous_views.get(diffuser_id), change, diffuser, registry, at, shared)
         if emitted is not None:
             entries.append(emitted)
     return tuple(entries)
@@ -292,16 +337,11 @@ def _possible_concessions(
 
 def _view_fields(
     public: OfferFields,
-    covering: tuple[DiffusionConvention, ...],
+    groups: tuple[FieldGroup, ...],
+    languages: frozenset[str],
     diffuser_class: DiffuserClass,
     at: datetime,
 ) -> OfferFields:
-    groups = tuple(
-        group
-        for group in FieldGroup
-        if group not in PRIVATE_GROUPS and any(group in c.field_groups for c in covering)
-    )
-    languages = frozenset(lang for c in covering for lang in c.languages)
     # `only` rebuilds the value from the listed groups, so a private block a malformed change
     # carried in `public` cannot come along.
     view = public.only(groups)

@@ -46,8 +46,21 @@ class FeedHead:
     kinds: frozenset[DiffusionKind]
 
 
-def check_entry(change: DiffusionChange) -> CheckedEntry:
-    """Checks one entry; raises `FeedError` naming the entry and what to fix."""
+def check_entries(changes: Sequence[DiffusionChange]) -> list[CheckedEntry]:
+    """`check_entry` for each, encoding a view shared by several entries only once.
+
+    The diffusion rules hand the same view object to every diffuser that sees the offer alike
+    (`hub.core.diffusion_rules.Projections`), so a fan-out to a hundred feeds encodes a few views.
+    """
+    encoded: dict[int, str] = {}  # id(view) -> its JSON; the views live as long as `changes`
+    return [check_entry(change, encoded) for change in changes]
+
+
+def check_entry(change: DiffusionChange, encoded: dict[int, str] | None = None) -> CheckedEntry:
+    """Checks one entry; raises `FeedError` naming the entry and what to fix.
+
+    `encoded` caches view JSON by view identity for the caller (see `check_entries`).
+    """
     where = (
         f"feed entry of diffuser {change.diffuser_id!r} for offer {change.offer_id!r} "
         f"version {change.version}"
@@ -69,10 +82,14 @@ def check_entry(change: DiffusionChange) -> CheckedEntry:
             f"{where}: the view carries the private group, which is never diffused "
             "(DESIGN §4 rule 7); the diffusion rules must leave it out"
         )
-    try:
-        view_json = canonical_json(offer_fields_to_json(change.view))
-    except RecordError as error:
-        raise FeedError(f"{where}: view.{error}") from None
+    view_json = None if encoded is None else encoded.get(id(change.view))
+    if view_json is None:
+        try:
+            view_json = canonical_json(offer_fields_to_json(change.view))
+        except RecordError as error:
+            raise FeedError(f"{where}: view.{error}") from None
+        if encoded is not None:
+            encoded[id(change.view)] = view_json
     return CheckedEntry(change, view_json)
 
 

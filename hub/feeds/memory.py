@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind
-from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entry, check_key, restored
+from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key, restored
 from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
 from hub.store.port import StoreError
 from hub.store.projection import check_positions, forward_positions
@@ -29,21 +29,23 @@ class InMemoryFeedStore:
         self._positions: dict[tuple[str, int], int] = {}
         self._keys: dict[str, KeyOwner] = {}
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
         try:
             check_positions(positions)
         except StoreError as error:
             raise FeedError(str(error)) from None
-        checked = [check_entry(entry) for entry in entries]
+        checked = check_entries(entries)
+        stored: list[FeedEntry] = []
         with self._lock:
             taken, moved = admit(checked, self._heads)
             for entry in taken:
                 feed = self._feeds.setdefault(entry.change.diffuser_id, [])
-                stored = FeedEntry(len(feed) + 1, restored(entry))
-                feed.append(stored)
-                self._last[entry.key] = stored
+                feed.append(FeedEntry(len(feed) + 1, restored(entry)))
+                self._last[entry.key] = feed[-1]
+                stored.append(FeedEntry(feed[-1].seq, entry.change))
             self._heads.update(moved)
             self._positions.update(forward_positions(self._positions, positions))
+        return stored
 
     def positions(self) -> dict[tuple[str, int], int]:
         with self._lock:
@@ -64,6 +66,29 @@ class InMemoryFeedStore:
         if entry is None or entry.change.kind is not DiffusionKind.UPSERT:
             return None
         return entry
+
+    def last_seqs(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return {
+                (diffuser_id, offer_id): entry.seq
+                for diffuser_id in diffuser_ids
+                for offer_id in offer_ids
+                if (entry := self._last.get((diffuser_id, offer_id))) is not None
+            }
+
+    def currents(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], FeedEntry]:
+        found: dict[tuple[str, str], FeedEntry] = {}
+        with self._lock:
+            for diffuser_id in diffuser_ids:
+                for offer_id in offer_ids:
+                    entry = self._last.get((diffuser_id, offer_id))
+                    if entry is not None and entry.change.kind is DiffusionKind.UPSERT:
+                        found[(diffuser_id, offer_id)] = entry
+        return found
 
     def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
         with self._lock:

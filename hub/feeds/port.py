@@ -60,10 +60,11 @@ class KeyOwner(NamedTuple):
 class FeedStore(Protocol):
     """The diffusers' feeds and the API keys (see the module docstring for the guarantees)."""
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
         """Stores the entries that are new, in order, and records `positions`, in one transaction.
 
-        Raises `FeedError` (and writes nothing) if any entry is malformed.
+        Returns the entries it stored (not those it ignored), in order, each as given with the
+        `seq` it got. Raises `FeedError` (and writes nothing) if any entry is malformed.
         """
         ...
 
@@ -81,6 +82,26 @@ class FeedStore(Protocol):
 
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
         """The offer's last entry in the diffuser's feed if it is an upsert, else None."""
+        ...
+
+    def last_seqs(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], int]:
+        """The `seq` of each offer's last entry (upsert or removal) in each diffuser's feed.
+
+        Keyed by (diffuser, offer); absent if the offer never was in that feed. A reader holding
+        an entry it read earlier knows from it whether that entry is still the last one.
+        """
+        ...
+
+    def currents(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], FeedEntry]:
+        """`current` for each of `diffuser_ids` and each of `offer_ids`, in one read.
+
+        Keyed by (diffuser, offer); a pair whose `current` is None is absent. It is what the
+        diffusion processor reads once per batch instead of once per diffuser per change.
+        """
         ...
 
     def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:

@@ -27,8 +27,8 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 from sqlalchemy.engine import URL
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
-from hub.core.offer import OfferType
-from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entry, check_key
+from hub.core.offer import OfferFields, OfferType
+from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key
 from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
 from hub.records import offer_fields_from_json
 from hub.store.port import StoreError
@@ -53,7 +53,15 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _entry_of(row: Any) -> FeedEntry:
+def _entry_of(row: Any, views: dict[str, OfferFields] | None = None) -> FeedEntry:
+    """The entry of a `feed_entries` row; `views` caches decoded views by their JSON text."""
+    view: OfferFields | None = None
+    if row.view_json is not None:
+        view = None if views is None else views.get(row.view_json)
+        if view is None:
+            view = offer_fields_from_json(json.loads(row.view_json))
+            if views is not None:
+                views[row.view_json] = view
     return FeedEntry(
         seq=row.seq,
         change=DiffusionChange(
@@ -63,9 +71,7 @@ def _entry_of(row: Any) -> FeedEntry:
             kind=DiffusionKind(row.kind),
             reason=DiffusionReason(row.reason),
             offer_type=None if row.offer_type is None else OfferType(row.offer_type),
-            view=None
-            if row.view_json is None
-            else offer_fields_from_json(json.loads(row.view_json)),
+            view=view,
             occurred_at=row.occurred_at,
         ),
     )
@@ -102,12 +108,12 @@ class SqlFeedStore:
 
     # ------------------------------------------------------------ writes
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> None:
+    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
         try:
             check_positions(positions)
         except StoreError as error:
             raise FeedError(str(error)) from None
-        checked = [check_entry(entry) for entry in entries]
+        checked = check_entries(entries)
         with self._write() as conn:
             if self._postgres:
                 conn.exec_driver_sql("LOCK TABLE feed_entries IN SHARE ROW EXCLUSIVE MODE")
@@ -116,14 +122,16 @@ class SqlFeedStore:
             # The offers' rows in feed_offers, rewritten below, are where they then stand.
             taken, _ = admit(checked, heads)
             if not taken:
-                return
+                return []
             next_seq = self._next_seqs(conn, sorted({e.change.diffuser_id for e in taken}))
             rows: list[dict[str, object]] = []
+            stored: list[FeedEntry] = []
             last: dict[FeedOfferKey, dict[str, object]] = {}
             for entry in taken:
                 change = entry.change
                 seq = next_seq[change.diffuser_id]
                 next_seq[change.diffuser_id] = seq + 1
+                stored.append(FeedEntry(seq, change))
                 rows.append(
                     {
                         "diffuser_id": change.diffuser_id,
@@ -147,6 +155,7 @@ class SqlFeedStore:
                 }
             conn.execute(insert(feed_entries), rows)
             self._write_last(conn, last, present=heads.keys())
+        return stored
 
     def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
         check_key(owner_kind, owner_id, key_hash)
@@ -207,6 +216,54 @@ class SqlFeedStore:
         with self._engine.connect() as conn:
             row = conn.execute(query).one_or_none()
         return None if row is None else _entry_of(row)
+
+    def last_seqs(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        diffusers = sorted(set(diffuser_ids))
+        if not diffusers:
+            return found
+        with self._engine.connect() as conn:
+            for chunk in _chunks(sorted(set(offer_ids))):
+                query = (
+                    select(feed_offers.c.diffuser_id, feed_offers.c.offer_id, feed_offers.c.seq)
+                    .where(feed_offers.c.diffuser_id.in_(diffusers))
+                    .where(feed_offers.c.offer_id.in_(chunk))
+                )
+                for diffuser_id, offer_id, seq in conn.execute(query):
+                    found[(diffuser_id, offer_id)] = seq
+        return found
+
+    def currents(
+        self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
+    ) -> dict[tuple[str, str], FeedEntry]:
+        found: dict[tuple[str, str], FeedEntry] = {}
+        # Diffusers that see an offer alike hold the same view text: decode each text once.
+        views: dict[str, OfferFields] = {}
+        diffusers = sorted(set(diffuser_ids))
+        if not diffusers:
+            return found
+        # Both lists bound, so the primary key (diffuser_id, offer_id) serves every pair. Only the
+        # offers are chunked: diffusers are a few hundred at most (one convention each).
+        with self._engine.connect() as conn:
+            for chunk in _chunks(sorted(set(offer_ids))):
+                query = (
+                    select(feed_entries)
+                    .join(
+                        feed_offers,
+                        and_(
+                            feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                            feed_offers.c.seq == feed_entries.c.seq,
+                        ),
+                    )
+                    .where(feed_offers.c.diffuser_id.in_(diffusers))
+                    .where(feed_offers.c.offer_id.in_(chunk))
+                    .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
+                )
+                for row in conn.execute(query):
+                    found[(row.diffuser_id, row.offer_id)] = _entry_of(row, views)
+        return found
 
     def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
         limit = self.head(diffuser_id) if upto is None else upto
