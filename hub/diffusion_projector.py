@@ -29,7 +29,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -52,6 +52,10 @@ log = logging.getLogger("sitn.diffusion")
 T = TypeVar("T")
 
 DIFFUSED_TOPICS = (REGIONAL_CHANGES, DIFFUSION_TICKS)
+
+# Records per batch, hence per feed transaction: at a hundred diffusers a change makes tens of
+# entries, and a short transaction keeps both the latency and the other writers' waits short.
+BATCH_RECORDS: Final = 500
 
 
 def decode_tick(data: bytes | None) -> Tick:
@@ -170,7 +174,7 @@ class DiffusionProjector:
                 else:
                     await consumer.seek_to_beginning(tp)
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=2000)
+                batch = await consumer.getmany(timeout_ms=200, max_records=BATCH_RECORDS)
                 if any(batch.values()):
                     await asyncio.to_thread(self._diffuse, batch)
         finally:

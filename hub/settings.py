@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_KAFKA_PORT = 9092
@@ -24,6 +24,8 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_KAFKA_PORT": f"client port of the local broker (default {DEFAULT_KAFKA_PORT})",
     "SITN_KAFKA_CONTROLLER_PORT": f"KRaft controller port (default {DEFAULT_CONTROLLER_PORT})",
     "SITN_KAFKA_HEAP": "maximum Java heap of the local broker (default 512m)",
+    "SITN_OPERATOR_KEY": "key operators enter to open the dashboard (default: one kept in "
+    "SITN_HOME/operator-key)",
 }
 
 
@@ -55,6 +57,8 @@ class Settings:
     kafka_heap: str
     bootstrap_override: str | None
     database_url_override: str | None
+    # The operators' dashboard key (`hub.dashboard.access`): never part of a logged repr.
+    operator_key_override: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +80,7 @@ class Settings:
             kafka_heap=env.get("SITN_KAFKA_HEAP") or "512m",
             bootstrap_override=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             database_url_override=env.get("SITN_DATABASE_URL") or None,
+            operator_key_override=env.get("SITN_OPERATOR_KEY") or None,
         )
 
     @property

@@ -24,6 +24,7 @@ import pytest
 
 from hub.broker import LocalBroker
 from hub.settings import Settings
+from tests.artifacts import saved_artifacts
 from tests.postgres_server import PostgresServer
 
 
@@ -94,3 +95,9 @@ def postgres_url() -> Iterator[str]:
         yield server.create_database("sitn_test")
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Lists the files tests saved for people to look at (`tests.artifacts`)."""
+    for path in saved_artifacts():
+        terminalreporter.write_line(f"test artifact: {path}")

@@ -7,6 +7,7 @@ tests/test_store_sql.py for SQLite and PostgreSQL). Nothing here knows which imp
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from hub.store import InMemoryStore, RegionalStore, StoredRejection, StoreError
 from tests.regional_changes import (
     CAEN,
     CHERBOURG,
+    PARIS_SUMMER,
     ROUEN,
     T0,
     TOPIC,
@@ -398,6 +400,36 @@ class RegionalStoreContract:
         assert store.rejections_after("ot-caen", after=seen[0].seq, limit=1) == [seen[1]]
         assert store.rejections_after("ot-caen", after=seen[2].seq) == []
         assert [r.rejection.event_id for r in store.rejections_after("ot-rouen")] == ["x1"]
+
+    def test_rejections_are_counted_per_contributor_from_a_time_on(
+        self, store: RegionalStore
+    ) -> None:
+        store.record_rejections(
+            [
+                rejection("e1", "ot-caen", minutes=1),
+                rejection("e2", "ot-caen", minutes=2),
+                rejection("e2", "ot-caen", minutes=2, rule_ids=("charte.email",)),
+                rejection("e3", "ot-caen", minutes=3),
+                rejection("r1", "ot-rouen", minutes=1),
+                rejection("r3", "ot-rouen", minutes=3),
+            ],
+            {},
+        )
+        store.record_rejections([rejection("e3", "ot-caen", minutes=3)], {})  # redelivered
+
+        assert store.rejection_counts(T0) == {"ot-caen": 4, "ot-rouen": 2}
+        # The bound is included, whatever the offset it is given in.
+        assert store.rejection_counts((T0 + timedelta(minutes=2)).astimezone(PARIS_SUMMER)) == {
+            "ot-caen": 3,
+            "ot-rouen": 1,
+        }
+        assert store.rejection_counts(T0 + timedelta(minutes=4)) == {}
+
+    def test_rejections_are_not_counted_from_a_time_without_offset(
+        self, store: RegionalStore
+    ) -> None:
+        with pytest.raises(StoreError, match="give a UTC offset"):
+            store.rejection_counts(T0.replace(tzinfo=None))
         assert store.rejections_after("nobody") == []
 
     def test_a_rejection_is_stored_once_per_event_and_rule_ids(self, store: RegionalStore) -> None:
@@ -447,3 +479,44 @@ class RegionalStoreContract:
         store.record_rejections([rejection("e1")], {})
 
         assert store.digest() == digest
+
+    def test_the_digest_with_positions_is_the_digest_at_those_positions(
+        self, store: RegionalStore
+    ) -> None:
+        store.apply([change("HOT-1", 1), change("RES-2", 1, commune=ROUEN)], {(TOPIC, 0): 2})
+        store.apply([change("HOT-1", 2, name="Nouveau nom")], {(TOPIC, 0): 3, (TOPIC, 1): 1})
+
+        read = store.digest_with_positions()
+
+        assert read.digest == store.digest()
+        assert read.positions == store.positions() == {(TOPIC, 0): 3, (TOPIC, 1): 1}
+
+    def test_the_digest_with_positions_reads_one_state_while_changes_are_applied(
+        self, store: RegionalStore
+    ) -> None:
+        batches = [[change(f"HOT-{n % 4}", n // 4 + 1, name=f"Version {n}")] for n in range(24)]
+        # The digest after each batch, keyed by the position that batch records.
+        expected: dict[tuple[tuple[str, int, int], ...], str] = {(): InMemoryStore().digest()}
+        replay = InMemoryStore()
+        for number, batch in enumerate(batches, start=1):
+            replay.apply(batch, {(TOPIC, 0): number})
+            expected[((TOPIC, 0, number),)] = replay.digest()
+
+        def write() -> None:
+            for number, batch in enumerate(batches, start=1):
+                store.apply(batch, {(TOPIC, 0): number})
+
+        writer = threading.Thread(target=write)
+        seen = []
+        writer.start()
+        while True:
+            finished = not writer.is_alive()  # then one last read, after every batch
+            read = store.digest_with_positions()
+            seen.append((tuple((t, p, o) for (t, p), o in read.positions.items()), read.digest))
+            if finished:
+                break
+        writer.join()
+
+        assert seen[-1][0] == ((TOPIC, 0, len(batches)),)
+        for positions, digest in seen:
+            assert digest == expected[positions], f"digest not the one at {positions}"

@@ -640,6 +640,10 @@ async def test_a_new_url_and_secret_take_effect_and_a_removed_webhook_stops(
     async with dispatching(dispatcher):
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "active", 2), "the first two")
         await asyncio.to_thread(sqlite_hooks.set_webhook, DIFFUSER, second.url, OTHER_SECRET, 2)
+        # A round that read the webhooks before the change may still be going: entries written
+        # only after two more rounds are sure to meet the new URL and secret.
+        rounds = dispatcher.tally.rounds
+        await eventually(lambda: dispatcher.tally.rounds >= rounds + 2, "two more rounds")
         append(feeds, rows[2:5])
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "active", 5), "the next three")
 

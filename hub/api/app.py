@@ -9,7 +9,11 @@ nothing is built at import time. Endpoints (all behind an API key, see `hub.api.
   404 if it is not in the diffuser's feed (never diffused to it, or removed since);
 - ``GET /v1/feeds/{diffuser}/snapshot``: every offer currently in the feed, streamed as JSON lines;
   the `X-Feed-Cursor` header is where to follow the changes from afterwards;
-- ``GET /v1/contributors/{org}/rejections?after=CURSOR&limit=N``: a contributor's rejections.
+- ``GET /v1/contributors/{org}/rejections?after=CURSOR&limit=N``: a contributor's rejections;
+- ``GET /metrics`` (with `metrics` sources, no key): Prometheus metrics, `hub.operations.metrics`.
+
+With `dashboard`, the operators' dashboard (`hub.dashboard`) is mounted under ``/dashboard``
+(its own login; not part of the OpenAPI document).
 
 Feeds answer native JSON or JSON-LD (`hub.api.media`). `limit` is 1..1000 (default 100); a
 malformed parameter is 422. The OpenAPI document is at ``/openapi.json``, with every body typed
@@ -28,6 +32,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.types import ASGIApp
 
 from hub.api import jsonld, native
 from hub.api.auth import authenticator, require
@@ -45,6 +50,8 @@ from hub.api.media import (
 )
 from hub.api.models import CURSOR_PATTERN, ChangesPage, ErrorBody, FeedChange, RejectionsPage
 from hub.feeds.port import FeedStore, KeyOwner
+from hub.operations.metrics import add_metrics
+from hub.operations.status import StatusSources
 from hub.store.port import RegionalStore
 
 API_VERSION: Final = "1.0.0"
@@ -114,8 +121,15 @@ FormatChoice = Annotated[
 Accept = Annotated[str | None, Header(include_in_schema=False)]
 
 
-def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
-    """The feed API over `feeds` (entries and keys) and `store` (the contributors' rejections)."""
+def create_app(
+    feeds: FeedStore,
+    store: RegionalStore,
+    *,
+    metrics: StatusSources | None = None,
+    dashboard: ASGIApp | None = None,
+) -> FastAPI:
+    """The feed API over `feeds` (entries and keys) and `store` (the contributors' rejections);
+    with `metrics`, also ``/metrics`` over those sources."""
     app = FastAPI(
         title="SITN Hub feeds",
         version=API_VERSION,
@@ -308,4 +322,8 @@ def create_app(feeds: FeedStore, store: RegionalStore) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    if metrics is not None:
+        add_metrics(app, metrics)
+    if dashboard is not None:
+        app.mount("/dashboard", dashboard)
     return app

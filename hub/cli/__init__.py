@@ -10,6 +10,7 @@ import typer
 
 from hub.cli import (
     api,
+    deadletter,
     demo,
     diffusion,
     importer,
@@ -17,6 +18,7 @@ from hub.cli import (
     publish,
     registry,
     replay,
+    status,
     store,
     topics,
     webhook,
@@ -49,6 +51,8 @@ app.add_typer(api.app, name="api")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(diffusion.app, name="diffusion")
 app.add_typer(replay.app, name="replay")
+app.add_typer(deadletter.app, name="deadletter")
+app.command(name="status")(status.status)
 
 
 def main() -> None:

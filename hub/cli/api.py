@@ -1,6 +1,8 @@
 """`sitn api serve|key create`: run the HTTP feed API, and give diffusers and contributors keys.
 
-`serve` runs `hub.api.create_app` with uvicorn on the store of SITN_DATABASE_URL (migrated first).
+`serve` runs `hub.api.create_app` with uvicorn on the store of SITN_DATABASE_URL (migrated first),
+with Prometheus metrics on /metrics (`hub.operations.metrics`) and the operators' dashboard on
+/dashboard/ (`hub.dashboard`; it prints where the operator key is).
 `key create` makes a random key for one diffuser or one contributor, checks the id against the
 registry (the shipped Normandy one, or `--registry FILE`), stores only the key's hash and prints
 the key once: it cannot be shown again, only replaced by a new one.
@@ -17,9 +19,13 @@ import uvicorn
 from hub.api import create_app
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
+from hub.dashboard import OperatorKeyError, local_dashboard
+from hub.dashboard.serving import how_to_open
 from hub.feeds import FeedError, OwnerKind, SqlFeedStore, hash_key, new_key
+from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry, load_registry_file
 from hub.store.sql import SqlStore
+from hub.webhooks import SqlWebhookStore
 
 app = typer.Typer(help="The HTTP feed API for diffusers and contributors.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (stored hashed, shown once).", no_args_is_help=True)
@@ -31,15 +37,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
 ) -> None:
-    """Serve the feed API (OpenAPI document at /openapi.json, docs at /docs) until Ctrl-C."""
+    """Serve the feed API (OpenAPI document at /openapi.json, docs at /docs) until Ctrl-C.
+
+    Also serves the operators' dashboard at /dashboard/ (key: SITN_OPERATOR_KEY, else the file
+    SITN_HOME/operator-key) and Prometheus metrics at /metrics.
+    """
     config = settings()
     store = SqlStore(config.database_url)
     feeds = SqlFeedStore(config.database_url)
+    hooks = SqlWebhookStore(config.database_url)
     try:
         store.migrate()
         err.print(f"SITN Hub feed API on http://{host}:{port}, store {config.database_url}")
-        uvicorn.run(create_app(feeds, store), host=host, port=port, log_level="info")
+        status = StatusSources(config.bootstrap_servers, store, feeds, hooks)
+        try:
+            dashboard, key = local_dashboard(config, status)
+        except OperatorKeyError as error:
+            fail(str(error), code=2)
+        err.print(how_to_open(f"http://{host}:{port}", key))
+        api = create_app(feeds, store, metrics=status, dashboard=dashboard)
+        uvicorn.run(api, host=host, port=port, log_level="info")
     finally:
+        hooks.close()
         feeds.close()
         store.close()
 

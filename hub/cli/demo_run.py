@@ -24,12 +24,16 @@ from rich.table import Table
 from hub.api import create_app
 from hub.cli.console import err, fail, out, settings
 from hub.cli.worker import configure_logging
+from hub.dashboard import OperatorKeyError, load_operator_key, local_dashboard
+from hub.dashboard.serving import how_to_open
 from hub.demo_run import DemoPlan, prepare, run_demo
 from hub.feeds import SqlFeedStore, hash_key, new_key
+from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.store.sql import SqlStore
+from hub.webhooks import SqlWebhookStore
 from hub.worker import Worker
 
 MARKER = "demo-published.json"
@@ -58,6 +62,11 @@ def run(
     configure_logging()
     logging.getLogger("sitn.worker").setLevel(logging.WARNING)
     plan = DemoPlan(offers, changes, seed, invalid_ratio)
+    if serve:
+        try:
+            load_operator_key(config)  # a bad SITN_OPERATOR_KEY stops here, not after the demo
+        except OperatorKeyError as error:
+            fail(str(error), code=2)
     try:
         asyncio.run(_run(config, plan, keep_running or serve, port if serve else None))
     except (OSError, RuntimeError, TimeoutError) as error:
@@ -128,10 +137,15 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
     """Start the feed API on 127.0.0.1:`port` until `stop`; print a working curl."""
     store = SqlStore(config.database_url)
     feeds = SqlFeedStore(config.database_url)
+    hooks = SqlWebhookStore(config.database_url)
     key = await asyncio.to_thread(demo_key, config, feeds)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(feeds, store), host="127.0.0.1", port=port, log_level="warning")
-    )
+    status = StatusSources(config.bootstrap_servers, store, feeds, hooks)
+    try:
+        dashboard, operator_key = local_dashboard(config, status)
+    except OperatorKeyError as error:
+        raise RuntimeError(str(error)) from None
+    api = create_app(feeds, store, dashboard=dashboard)
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
 
     async def run() -> None:
         try:
@@ -140,6 +154,7 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
             server.should_exit = True
             await serving
         finally:
+            hooks.close()
             feeds.close()
             store.close()
 
@@ -153,7 +168,9 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json). "
         f"The {DEMO_DIFFUSER} feed:\n"
         f"  curl -H 'X-API-Key: {key}' "
-        f"'http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=5'"
+        f"'http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=5'\n"
+        + how_to_open(f"http://127.0.0.1:{port}", operator_key, show_key=True),
+        markup=False,
     )
     return task
 

@@ -11,6 +11,7 @@ calls them through `asyncio.to_thread`.
 from hub.store.memory import InMemoryStore
 from hub.store.port import (
     CountKey,
+    PositionedDigest,
     Positions,
     RegionalStore,
     SequencedRejection,
@@ -24,6 +25,7 @@ from hub.store.sql import SqlStore, downgrade, upgrade
 __all__ = [
     "CountKey",
     "InMemoryStore",
+    "PositionedDigest",
     "Positions",
     "RegionalStore",
     "SequencedRejection",

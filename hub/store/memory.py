@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from hub.core.contribution import CustomerRecord
 from hub.core.offer import PrivateBlock
@@ -19,10 +20,12 @@ from hub.records import from_json_record, offer_fields_from_json
 from hub.store.digest import digest_of, offer_line
 from hub.store.port import (
     CountKey,
+    PositionedDigest,
     Positions,
     SequencedRejection,
     StoredOffer,
     StoredRejection,
+    StoreError,
     VersionEntry,
 )
 from hub.store.projection import (
@@ -160,6 +163,16 @@ class InMemoryStore:
         ]
         return chosen[: max(limit, 0)]
 
+    def rejection_counts(self, since: datetime) -> dict[str, int]:
+        if since.utcoffset() is None:
+            raise StoreError(f"rejection_counts(since={since.isoformat()}): give a UTC offset")
+        counts: dict[str, int] = {}
+        with self._lock:
+            for rejection in self._rejections.values():
+                if rejection.occurred_at >= since:
+                    counts[rejection.contributor] = counts.get(rejection.contributor, 0) + 1
+        return counts
+
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:
         with self._lock:
             chosen = [
@@ -179,17 +192,27 @@ class InMemoryStore:
     def digest(self) -> str:
         with self._lock:
             items = list(self._offers.values())
-        return digest_of(
-            (
+        return _digest(items)
+
+    def digest_with_positions(self) -> PositionedDigest:
+        with self._lock:
+            items = list(self._offers.values())
+            positions = dict(self._positions)
+        return PositionedDigest(_digest(items), positions)
+
+
+def _digest(items: Sequence[ProjectedChange]) -> str:
+    return digest_of(
+        (
+            item.change.offer_id,
+            offer_line(
                 item.change.offer_id,
-                offer_line(
-                    item.change.offer_id,
-                    item.change.offer_type,
-                    item.change.status,
-                    item.change.version,
-                    item.public_json,
-                    item.change.provenance,
-                ),
-            )
-            for item in items
+                item.change.offer_type,
+                item.change.status,
+                item.change.version,
+                item.public_json,
+                item.change.provenance,
+            ),
         )
+        for item in items
+    )

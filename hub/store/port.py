@@ -92,6 +92,14 @@ class StoredOffer:
 
 
 @dataclass(frozen=True)
+class PositionedDigest:
+    """The store's `digest()` and the consumed positions it reflects, read together."""
+
+    digest: str
+    positions: dict[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
 class VersionEntry:
     """One line of an offer's history: which event made which version, and what it changed."""
 
@@ -159,6 +167,14 @@ class RegionalStore(Protocol):
         """
         ...
 
+    def rejection_counts(self, since: datetime) -> dict[str, int]:
+        """How many rejections each contributor has whose event occurred at or after `since`.
+
+        By event time (`occurred_at`), not by when they were recorded; a contributor with none is
+        absent. Raises `StoreError` if `since` has no UTC offset.
+        """
+        ...
+
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:
         """Customer records, oldest first, of one collecting member or of all (never diffused)."""
         ...
@@ -169,4 +185,12 @@ class RegionalStore(Protocol):
 
     def digest(self) -> str:
         """Hex sha256 of the public content of every offer (see `hub.store.digest`)."""
+        ...
+
+    def digest_with_positions(self) -> PositionedDigest:
+        """`digest()` and `positions()` as of one and the same state (one read transaction).
+
+        What a rebuild compares itself with: the store's content at exactly these positions,
+        even while a projector keeps writing.
+        """
         ...

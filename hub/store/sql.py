@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,10 +51,12 @@ from hub.records import from_json_record, offer_fields_from_json
 from hub.store.digest import digest_of, offer_line
 from hub.store.port import (
     CountKey,
+    PositionedDigest,
     Positions,
     SequencedRejection,
     StoredOffer,
     StoredRejection,
+    StoreError,
     VersionEntry,
 )
 from hub.store.positions import read_positions, save_positions
@@ -95,11 +98,18 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
+# Seconds a writer waits for another's SQLite transaction before giving up.
+SQLITE_BUSY_TIMEOUT: Final = 120.0
+
+
 def create_store_engine(url: str | URL) -> Engine:
     """An engine for the store: SQLite with WAL, foreign keys and explicit BEGINs; or psycopg."""
     parsed = normalise_url(url)
-    engine = create_engine(parsed)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # Writers of one SQLite file take turns (BEGIN IMMEDIATE): the store projector may wait
+    # behind a large feed append. Wait long rather than fail at sqlite3's default of 5 s.
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT} if sqlite else {})
+    if sqlite:
         if parsed.database not in (None, "", ":memory:"):
             # Zero setup: the default store lives under SITN_HOME, which may not exist yet.
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -426,6 +436,17 @@ class SqlStore:
         with self._read() as conn:
             return [SequencedRejection(row.seq, _rejection_of(row)) for row in conn.execute(query)]
 
+    def rejection_counts(self, since: datetime) -> dict[str, int]:
+        if since.utcoffset() is None:
+            raise StoreError(f"rejection_counts(since={since.isoformat()}): give a UTC offset")
+        query = (
+            select(rejection_table.c.contributor, func.count())
+            .where(rejection_table.c.occurred_at >= since)
+            .group_by(rejection_table.c.contributor)
+        )
+        with self._read() as conn:
+            return {str(contributor): int(n) for contributor, n in conn.execute(query)}
+
     def customer_data(self, collector: str | None = None) -> list[CustomerRecord]:
         query = select(customer_table).order_by(
             customer_table.c.collected_at, self._code_point_order(customer_table.c.event_id)
@@ -460,18 +481,27 @@ class SqlStore:
             }
 
     def digest(self) -> str:
-        # Both queries read the same snapshot (see `_read`).
         with self._read() as conn:
-            provenance = self._provenance(conn, None)
-            rows = conn.execute(
-                select(
-                    offers.c.offer_id,
-                    offers.c.offer_type,
-                    offers.c.status,
-                    offers.c.version,
-                    offers.c.public_json,
-                )
-            ).all()
+            return self._digest(conn)
+
+    def digest_with_positions(self) -> PositionedDigest:
+        # One snapshot for the positions and every query of the digest (see `_read`).
+        with self._read() as conn:
+            positions = self._read_positions(conn)
+            return PositionedDigest(self._digest(conn), positions)
+
+    def _digest(self, conn: Connection) -> str:
+        # Both queries read the caller's snapshot (see `_read`).
+        provenance = self._provenance(conn, None)
+        rows = conn.execute(
+            select(
+                offers.c.offer_id,
+                offers.c.offer_type,
+                offers.c.status,
+                offers.c.version,
+                offers.c.public_json,
+            )
+        ).all()
         return digest_of(
             (
                 row.offer_id,
