@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub.cli.demo_run import DEMO_DIFFUSER, serve_feeds
 from hub.codec import decode
@@ -269,6 +270,19 @@ async def test_published_offers_are_visible_in_a_diffusers_feed_over_http(
         assert page["changes"], "the regional board's site sees the published offers"
         assert {c["kind"] for c in page["changes"]} <= {"upsert", "removal"}
         assert (await asyncio.to_thread(get, "not-a-key"))[0] == 401
+
+        def metrics() -> str:
+            metrics_url = f"http://127.0.0.1:{port}/metrics"
+            with urllib.request.urlopen(metrics_url, timeout=30) as response:
+                return str(response.read().decode())
+
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(await asyncio.to_thread(metrics))
+            for sample in family.samples
+        }
+        head = samples[("sitn_feed_head", (("diffuser", DEMO_DIFFUSER),))]
+        assert head >= len(page["changes"]), "the demo's API process serves the feeds' metrics"
     finally:
         stop.set()
         await api

@@ -144,7 +144,7 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         dashboard, operator_key = local_dashboard(config, status)
     except OperatorKeyError as error:
         raise RuntimeError(str(error)) from None
-    api = create_app(feeds, store, dashboard=dashboard)
+    api = create_app(feeds, store, metrics=status, dashboard=dashboard)
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
 
     async def run() -> None:
@@ -165,7 +165,7 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         task.result()
         raise RuntimeError(f"the feed API could not start on port {port}")
     out.print(
-        f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json). "
+        f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json, metrics: /metrics). "
         f"The {DEMO_DIFFUSER} feed:\n"
         f"  curl -H 'X-API-Key: {key}' "
         f"'http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=5'\n"
@@ -219,9 +219,11 @@ def summarise(config: Settings) -> None:
         f"  {bin_dir}sitn store counts                     offers per type, department, status\n"
         f"  {bin_dir}sitn store digest                     {digest[:16]}… (compare two stores)\n"
         f"  {bin_dir}sitn registry show                    the conventions in force\n"
+        f"  {bin_dir}sitn status                           lag, rejections, dead letters, feeds\n"
+        f"  {bin_dir}sitn replay rebuild --into URL        rebuild the store from the stream\n"
         f"  {bin_dir}sitn worker                           run the hub again\n"
-        f"  {bin_dir}sitn api key create --diffuser ID   a key for a diffuser's feed\n"
-        f"  {bin_dir}sitn api serve                      the feed API alone\n"
+        f"  {bin_dir}sitn api key create --diffuser ID     a key for a diffuser's feed\n"
+        f"  {bin_dir}sitn api serve                        the feed API alone\n"
         f"  store: {config.database_url}\n"
         f"  broker log: {config.home / 'kafka' / 'broker.log'}"
     )
