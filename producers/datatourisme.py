@@ -55,6 +55,7 @@ from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
     RecordProblem,
+    SnapshotCollector,
     SnapshotError,
     SnapshotOffer,
     parse_coordinate,
@@ -218,33 +219,18 @@ def read_flux(path: Path, territory: Territory, *, taken_at: datetime) -> Parsed
         except OSError as error:
             raise SnapshotError(f"cannot read the DATAtourisme flux {path}: {error}") from error
     communes = CommuneNames(territory)
-    offers: list[SnapshotOffer] = []
-    problems: list[RecordProblem] = []
-    seen: set[str] = set()
+    collected = SnapshotCollector("dc:identifier")
     for document in documents:
         try:
             decoded = json.loads(document.content)
         except ValueError as error:
-            problems.append(RecordProblem(document.name, "", f"is not JSON ({error})"))
+            collected.problem(RecordProblem(document.name, "", f"is not JSON ({error})"))
             continue
         for position, raw in enumerate(_records(decoded), start=1):
             where = document.name if position == 1 else f"{document.name}#{position}"
             offer, record_problems = parse_object(raw, where, communes, taken_at=taken_at)
-            problems += record_problems
-            if offer is None:
-                continue
-            if offer.offer_id in seen:
-                problems.append(
-                    RecordProblem(
-                        offer.offer_id,
-                        "dc:identifier",
-                        f"{where} repeats an id an earlier object has; the first is kept",
-                    )
-                )
-                continue
-            seen.add(offer.offer_id)
-            offers.append(offer)
-    return ParsedSnapshot(tuple(offers), tuple(problems))
+            collected.add(offer, record_problems, where)
+    return collected.parsed()
 
 
 def _folder(root: Path) -> Iterator[_Document]:

@@ -125,6 +125,46 @@ class ParsedSnapshot:
         )
 
 
+class SnapshotCollector:
+    """Gathers an adapter's parsed records in file order into a `ParsedSnapshot`.
+
+    A snapshot must hold one record per offer: a record repeating the id of an earlier one is
+    reported against `id_field` and left out, the first is kept (the order of the file decides,
+    never a set's).
+    """
+
+    def __init__(self, id_field: str) -> None:
+        self.id_field = id_field
+        self._offers: list[SnapshotOffer] = []
+        self._problems: list[RecordProblem] = []
+        self._seen: set[str] = set()
+
+    def problem(self, problem: RecordProblem) -> None:
+        self._problems.append(problem)
+
+    def add(
+        self, offer: SnapshotOffer | None, problems: Sequence[RecordProblem], repeated: str
+    ) -> None:
+        """One record's outcome; `repeated` says which record it is if its id was seen before."""
+        self._problems += problems
+        if offer is None:
+            return
+        if offer.offer_id in self._seen:
+            self._problems.append(
+                RecordProblem(
+                    offer.offer_id,
+                    self.id_field,
+                    f"{repeated} repeats an id an earlier record has; the first is kept",
+                )
+            )
+            return
+        self._seen.add(offer.offer_id)
+        self._offers.append(offer)
+
+    def parsed(self) -> ParsedSnapshot:
+        return ParsedSnapshot(tuple(self._offers), tuple(self._problems))
+
+
 @dataclass(frozen=True)
 class KnownOffer:
     """What the previous import left of an offer: enough to diff, not its content."""

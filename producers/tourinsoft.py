@@ -52,6 +52,7 @@ from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
     RecordProblem,
+    SnapshotCollector,
     SnapshotError,
     SnapshotOffer,
     fold,
@@ -264,26 +265,11 @@ def parse_export(
             '"value" list of records, {"value": [...]}'
         )
     communes = CommuneNames(territory)
-    offers: list[SnapshotOffer] = []
-    problems: list[RecordProblem] = []
-    seen: set[str] = set()
+    collected = SnapshotCollector("SyndicObjectID")
     for position, raw in enumerate(records, start=1):
         offer, record_problems = parse_record(raw, position, communes, taken_at=taken_at)
-        problems += record_problems
-        if offer is None:
-            continue
-        if offer.offer_id in seen:
-            problems.append(
-                RecordProblem(
-                    offer.offer_id,
-                    "SyndicObjectID",
-                    f"record {position} repeats an id an earlier record has; the first is kept",
-                )
-            )
-            continue
-        seen.add(offer.offer_id)
-        offers.append(offer)
-    return ParsedSnapshot(tuple(offers), tuple(problems))
+        collected.add(offer, record_problems, f"record {position}")
+    return collected.parsed()
 
 
 def parse_record(
