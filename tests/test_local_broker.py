@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import BrokerError, LocalBroker, ensure_kafka_jars
+from hub.broker.process import new_cluster_id
 from tests.conftest import free_port, make_test_broker
 
 pytestmark = pytest.mark.kafka
@@ -109,3 +110,12 @@ def test_missing_maven_with_an_empty_cache_names_what_to_install(
     )
     with pytest.raises(BrokerError, match=r"Maven \(`mvn`\).*not on PATH.*docker compose up kafka"):
         broker.start()
+
+
+def test_a_cluster_id_never_starts_with_a_dash_the_storage_tool_would_take_for_an_option() -> None:
+    # One id in 64 would start with "-" if drawn once; 2,000 draws meet that case ~31 times.
+    ids = [new_cluster_id() for _ in range(2_000)]
+
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert {len(cluster_id) for cluster_id in ids} == {22}
+    assert len(set(ids)) == len(ids)

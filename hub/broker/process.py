@@ -184,7 +184,7 @@ class LocalBroker:
         ]
 
     def _format(self, java: str, libs: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [
                 *self._classpath_command(java, libs),
@@ -320,3 +320,15 @@ def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((HOST, port)) == 0
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes in URL-safe base64, never starting with "-".
+
+    The storage tool's argument parser would take an id starting with "-" for an option (1 run
+    in 64 failed that way); Kafka's own `Uuid.randomUuid` redraws such ids for the same reason.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
