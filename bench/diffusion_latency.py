@@ -78,8 +78,10 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry, parse_registry, registry_to_toml
 from hub.settings import Settings
 from hub.store.schema import feed_entries
+from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS, contrib_topic
-from hub.worker import Worker, read_regional_history
+from hub.wire import decode_regional_change
+from hub.worker import Worker
 from producers.demo import (
     DemoChange,
     as_contribution,
@@ -420,9 +422,9 @@ class FeedPoller(threading.Thread):
 
 
 def judged(worker: Worker) -> int:
-    if worker.processor is None:
+    if worker.collection is None:
         return 0
-    t = worker.processor.tally
+    t = worker.collection.totals()
     return (
         t.accepted
         + t.partially_rejected
@@ -686,7 +688,8 @@ async def measure(
     outcome.poll_starts = poller.poll_starts
     outcome.summary = worker.summary()
     wanted = {r.event_id for r in work.follow_ups}
-    for change in await read_regional_history(bootstrap):
+    history = await read_prefix(bootstrap, REGIONAL_CHANGES, decode_regional_change)
+    for change in history.values:
         if change.event_id in wanted:
             outcome.caused[change.event_id] = (
                 change.offer_id,

@@ -219,8 +219,8 @@ async def consume_and_decode(bootstrap: str, topics: Sequence[str], label: str) 
 async def _milestones(worker: Worker, total: int, marks: dict[str, float]) -> None:
     """Note when the first and the last record were judged (polled every 10 ms)."""
     while "all" not in marks:
-        if worker.processor is not None:
-            tally = worker.processor.tally
+        if worker.collection is not None:
+            tally = worker.collection.totals()
             judged = (
                 tally.accepted
                 + tally.partially_rejected

@@ -58,8 +58,8 @@ from hub.replay.rebuild import BATCH_RECORDS, Progress, Streams, rebuild
 from hub.replay.target import open_target
 from hub.settings import Settings
 from hub.store.sql import SqlStore
-from hub.store_projector import decode_regional_change
 from hub.topics import OFFER_PARTITIONS, REGIONAL_CHANGES, contrib_topic
+from hub.wire import decode_regional_change
 from producers.demo import (
     DemoChange,
     DemoOffer,

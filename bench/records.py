@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub import codec
-from hub.collection_processor import encode_regional_change
 from hub.core.regional import RegionalChange
 from hub.records import (
     contribution_from_avro,
@@ -32,7 +31,7 @@ from hub.records import (
     from_avro_record,
     to_avro_record,
 )
-from hub.store_projector import decode_regional_change
+from hub.wire import decode_regional_change, encode_regional_change
 from tests import examples
 
 

@@ -86,6 +86,7 @@ RECORD_NAMES: Final = (
     "RegionalChange",
     "DiffusionChange",
     "Tick",
+    "CollectionState",
 )
 
 _SCHEMA_PACKAGE: Final = "schemas"

@@ -85,14 +85,14 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, 
 
 async def wait_until_stored(worker: Worker, judged_at_least: int, within: float = 300.0) -> None:
     """Wait until the hub judged that many contributions and the store holds all it emitted."""
-    if worker.processor is None or worker.projector is None:
+    if worker.collection is None or worker.projector is None:
         raise RuntimeError("the worker is not running yet")
     deadline = time.monotonic() + within
     bootstrap = worker.settings.bootstrap_servers
     while time.monotonic() < deadline:
         if worker.stop is not None and worker.stop.is_set():
             raise RuntimeError(f"the worker stopped before catching up: {worker.summary()}")
-        tally = worker.processor.tally
+        tally = worker.collection.totals()
         judged = (
             tally.accepted
             + tally.partially_rejected

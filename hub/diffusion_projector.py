@@ -34,7 +34,6 @@ from typing import Final, TypeVar
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from hub.codec import DecodeError, DecodeReason, decode
 from hub.core.clock import Evaluation, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import fan_out, last_received
@@ -43,10 +42,9 @@ from hub.core.registry import Registry
 from hub.feed_views import FeedViews
 from hub.feeds.port import FeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
-from hub.records import RecordError, from_avro_record
-from hub.store_projector import decode_regional_change
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
+from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick
 
 log = logging.getLogger("sitn.diffusion")
 T = TypeVar("T")
@@ -56,19 +54,6 @@ DIFFUSED_TOPICS = (REGIONAL_CHANGES, DIFFUSION_TICKS)
 # Records per batch, hence per feed transaction: at a hundred diffusers a change makes tens of
 # entries, and a short transaction keeps both the latency and the other writers' waits short.
 BATCH_RECORDS: Final = 500
-
-
-def decode_tick(data: bytes | None) -> Tick:
-    """A tick from a message written with any released `Tick` schema; raises `DecodeError`."""
-    record = decode("Tick", data)
-    try:
-        return from_avro_record(Tick, record)
-    except RecordError as error:
-        raise DecodeError(
-            DecodeReason.INVALID_VALUE,
-            f"Tick: {error}; the scheduler sent a value outside the model",
-            record_name="Tick",
-        ) from None
 
 
 @dataclass

@@ -18,10 +18,10 @@ it returns:
 
 Why this is safe with a single writer: the worker is the only other writer of
 `sitn.regional.changes` and numbers versions from the state it restored at start. A correction
-takes the offer's next version from the history read in step 2 while no worker runs, and the
-worker restores it at its next start like any change (`CollectionProcessor.restore` keeps the
-highest version); the store projector and the diffusion projector read it like any regional change,
-so the store and the diffusers' feeds show it. The checks of step 5 close the window to the time
+takes the offer's next version from the history read in step 2 while no worker runs, and is
+produced in one transaction with the offer's collection ledger entry moved to it
+(`sitn.collection.state`), which the collection stage reads back at its next start; the store
+projector and the diffusion projector read it like any regional change, so the store and the diffusers' feeds show it. The checks of step 5 close the window to the time
 between them and the last ack; do not start a worker while this command runs. Running it twice
 emits nothing the second time: the first run's corrections are in the history the second one reads.
 """
@@ -34,11 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from hub.codec import DecodeError, decode_contribution, writer_schema_of
-from hub.collection_processor import encode_regional_change
+from hub.core.ledger import OfferEntry
 from hub.core.readjudication import (
     ContributionRecord,
     EventKey,
@@ -51,16 +52,24 @@ from hub.core.readjudication import (
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.kafka_clients import make_consumer, make_producer, topic_partitions
+from hub.kafka_clients import make_consumer, topic_partitions
 from hub.records import RecordError
 from hub.reference import load_normandy_territory
 from hub.registry.topic import read_registry_topic
-from hub.store_projector import decode_regional_change, decode_rejection
-from hub.topics import CONTRIB_PREFIX, REGIONAL_CHANGES, REJECTIONS
+from hub.stages.groups import COLLECTION_GROUP
+from hub.topic_reader import read_prefix
+from hub.topics import COLLECTION_STATE, CONTRIB_PREFIX, REGIONAL_CHANGES, REJECTIONS
+from hub.wire import (
+    decode_offer_entry,
+    decode_regional_change,
+    decode_rejection,
+    encode_offer_entry,
+    encode_regional_change,
+)
 
 log = logging.getLogger("sitn.readjudicate")
 
-WORKER_GROUP = "sitn-hub"  # the worker's default app id, hence its consumer group
+WORKER_GROUP = COLLECTION_GROUP  # the collection stage's group: its members write the history
 Progress = Callable[[int, int], None]  # (records read, records to read)
 
 
@@ -298,17 +307,32 @@ def _earliest(times: dict[EventKey, int], key: EventKey, timestamp: int) -> None
 
 
 async def _produce(changes: Sequence[RegionalChange], bootstrap: str) -> None:
-    producer = make_producer(bootstrap, client_id="sitn-readjudicate")
+    """The corrections, and the collection ledger's entries of their offers moved to them, in
+    one transaction: the collection stage judges what comes next against the corrected state."""
+    ledger = await read_prefix(bootstrap, COLLECTION_STATE, decode_offer_entry)
+    entries = {entry.offer_id: entry for entry in ledger.values}
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id="sitn-readjudicate",
+        transactional_id="sitn-readjudicate",
+        enable_idempotence=True,
+        acks="all",
+    )
     await producer.start()
     try:
-        sent = [
-            await producer.send(
-                REGIONAL_CHANGES,
-                encode_regional_change(change),
-                key=change.offer_id.encode(),
-            )
-            for change in changes
-        ]
-        await asyncio.gather(*sent)
+        async with producer.transaction():
+            sent = []
+            for change in changes:
+                key = change.offer_id.encode()
+                entry = replace(
+                    entries.get(change.offer_id, OfferEntry(change.offer_id)), latest=change
+                )
+                sent.append(
+                    await producer.send(REGIONAL_CHANGES, encode_regional_change(change), key=key)
+                )
+                sent.append(
+                    await producer.send(COLLECTION_STATE, encode_offer_entry(entry), key=key)
+                )
+            await asyncio.gather(*sent)
     finally:
         await producer.stop()

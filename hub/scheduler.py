@@ -30,16 +30,13 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from hub.codec import DecodeError, encode_record
 from hub.core.clock import Tick, TickSchedule
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
-from hub.diffusion_projector import decode_tick
 from hub.kafka_clients import make_consumer, make_producer
-from hub.records import RecordError
-from hub.store_projector import decode_regional_change
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
+from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick, encode_tick
 
 log = logging.getLogger("sitn.scheduler")
 
@@ -49,10 +46,6 @@ Clock = Callable[[], datetime]
 def wall_clock() -> datetime:
     """The current time, aware, in UTC: the only wall-clock read of the hub's processing."""
     return datetime.now(UTC)
-
-
-def encode_tick(tick: Tick) -> bytes:
-    return encode_record("Tick", tick)
 
 
 @dataclass

@@ -24,6 +24,8 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_KAFKA_PORT": f"client port of the local broker (default {DEFAULT_KAFKA_PORT})",
     "SITN_KAFKA_CONTROLLER_PORT": f"KRaft controller port (default {DEFAULT_CONTROLLER_PORT})",
     "SITN_KAFKA_HEAP": "maximum Java heap of the local broker (default 512m)",
+    "SITN_COLLECTION_DEADLINE": "seconds a contribution to an offer not created yet waits for "
+    "the creation before it is refused offer.unknown (default 604800: 7 days)",
     "SITN_OPERATOR_KEY": "key operators enter to open the dashboard (default: one kept in "
     "SITN_HOME/operator-key)",
 }
@@ -46,6 +48,22 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _deadline_ms(environ: Mapping[str, str]) -> int:
+    raw = environ.get("SITN_COLLECTION_DEADLINE")
+    if raw is None or raw == "":
+        return 7 * 86_400_000
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 366 * 86_400:
+        raise SettingsError(
+            f"SITN_COLLECTION_DEADLINE={raw!r} is not a number of seconds between 0 and a year; "
+            "use for instance 604800 for 7 days"
+        )
+    return int(seconds * 1000)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the hub finds Kafka and its store, and where it keeps local state."""
@@ -59,6 +77,7 @@ class Settings:
     database_url_override: str | None
     # The operators' dashboard key (`hub.dashboard.access`): never part of a logged repr.
     operator_key_override: str | None = field(default=None, repr=False)
+    collection_deadline_ms: int = 7 * 86_400_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +100,7 @@ class Settings:
             bootstrap_override=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             database_url_override=env.get("SITN_DATABASE_URL") or None,
             operator_key_override=env.get("SITN_OPERATOR_KEY") or None,
+            collection_deadline_ms=_deadline_ms(env),
         )
 
     @property

@@ -18,6 +18,7 @@ REJECTIONS = "sitn.rejections"
 DEADLETTER = "sitn.deadletter"
 CUSTOMER_DATA = "sitn.private.customer-data"
 DIFFUSION_TICKS = "sitn.diffusion.ticks"
+COLLECTION_STATE = "sitn.collection.state"
 
 OFFER_PARTITIONS = 6
 _FOREVER = (("retention.ms", "-1"),)
@@ -44,6 +45,13 @@ def hub_topics() -> list[TopicSpec]:
         TopicSpec(CUSTOMER_DATA, partitions=OFFER_PARTITIONS),
         # Time-driven diffusion changes are events too (hub.core.clock): replays need them all.
         TopicSpec(DIFFUSION_TICKS, partitions=OFFER_PARTITIONS, config=_FOREVER),
+        # The collection stage's per-offer ledger: compacted, so a restart reads one record per
+        # offer whatever the history's length (docs/architecture.md, "Collection").
+        TopicSpec(
+            COLLECTION_STATE,
+            partitions=OFFER_PARTITIONS,
+            config=(("cleanup.policy", "compact"), ("min.compaction.lag.ms", "0")),
+        ),
     ]
 
 

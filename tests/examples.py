@@ -8,10 +8,12 @@ Everything here is fixed data: no clock, no randomness, so golden fixtures regen
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from hub import codec
 from hub.core.clock import Tick
 from hub.core.contribution import (
     Contribution,
@@ -23,6 +25,7 @@ from hub.core.contribution import (
     OfferWithdrawn,
     Payload,
 )
+from hub.core.ledger import Judged, OfferEntry, Origin, Waiting
 from hub.core.offer import (
     Accessibility,
     Address,
@@ -52,6 +55,7 @@ from hub.core.offer import (
 )
 from hub.core.regional import ContributorVersion, OfferStatus, Provenance, RegionalChange
 from hub.records import offer_fields_to_avro, to_avro_record
+from hub.wire import encode_offer_entry
 
 OCCURRED_AT = datetime(2025, 3, 14, 9, 30, 15, 123456, tzinfo=UTC)
 PARIS_SUMMER = timezone(timedelta(hours=2))
@@ -337,6 +341,31 @@ def tick() -> Tick:
     )
 
 
+def waiting_offer_entry() -> OfferEntry:
+    """An offer not created yet, with one contribution waiting and one rejected event."""
+    waiting = replace(price_change(), offer_id="offer-1")
+    return OfferEntry(
+        "offer-1",
+        waiting=(Waiting(waiting, Origin("sitn.contrib.ot-bayeux", 3, 41, 1_767_225_600_000)),),
+        rejected=(Judged("ot-bayeux/offer-1/5", "ot-bayeux", 5),),
+    )
+
+
+def created_offer_entry() -> OfferEntry:
+    return OfferEntry(regional_change().offer_id, latest=regional_change())
+
+
+def collection_state_records() -> dict[str, dict[str, Any]]:
+    """The `CollectionState` examples in Avro shape, as the wire codec writes them."""
+    return {
+        case: codec.decode("CollectionState", encode_offer_entry(entry))
+        for case, entry in {
+            "waiting": waiting_offer_entry(),
+            "created": created_offer_entry(),
+        }.items()
+    }
+
+
 def generic_records() -> dict[str, dict[str, dict[str, Any]]]:
     """Avro-shaped examples of the records without a model class, by record name then case."""
     return {
@@ -349,4 +378,5 @@ def generic_records() -> dict[str, dict[str, dict[str, Any]]]:
             "removal": diffusion_removal_record(),
         },
         "Tick": {"media-rights-ended": to_avro_record(tick())},
+        "CollectionState": collection_state_records(),
     }

@@ -30,8 +30,9 @@ from hub.core.regional import RegionalChange
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, RegionalStore, StoredRejection
-from hub.store_projector import decode_regional_change, decode_rejection, stored
+from hub.store_projector import stored
 from hub.topics import OFFER_PARTITIONS, REGIONAL_CHANGES, REJECTIONS, contrib_topic
+from hub.wire import decode_regional_change, decode_rejection
 from producers.demo import CRT, as_contribution, creations, generate_changes, generate_offers
 from producers.demo.offers import PRICED_TYPES, DemoOffer
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cache
 
 from hub.codec import decode_contribution
-from hub.collection_processor import CollectionProcessor, Inbound, encode_regional_change
+from hub.collection_processor import CollectionProcessor, Inbound
 from hub.core.contribution import (
     Contribution,
     FieldGroupsChanged,
@@ -43,7 +43,7 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import ContributionConvention, Organisation, OrgKind, Registry, Validity
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
-from hub.store_projector import decode_regional_change
+from hub.wire import decode_regional_change, encode_regional_change
 from tests import examples
 from tests.hub_pipeline import (
     OutputLog,

@@ -21,11 +21,12 @@ from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import next_boundary
 from hub.core.offer import OfferFields
 from hub.core.regional import OfferStatus, RegionalChange
-from hub.diffusion_projector import decode_tick, diffuse, diffuse_batch
+from hub.diffusion_projector import diffuse, diffuse_batch
 from hub.feeds.memory import InMemoryFeedStore
 from hub.feeds.port import FeedEntry
-from hub.scheduler import Scheduler, encode_tick
+from hub.scheduler import Scheduler
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, hub_topics
+from hub.wire import decode_tick, encode_tick
 from tests.timed_offers import (
     AFTER_FESTIVAL,
     END_OF_SUMMER,

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from hub import codec
 from hub.codec import RecordError
-from hub.collection_processor import encode_regional_change, encode_rejection
 from hub.core.collection import Rejection
 from hub.core.offer import FieldGroup, OfferFields
 from hub.records import from_json_record, to_avro_record, to_json_record
+from hub.wire import encode_regional_change, encode_rejection
 from tests import examples
 
 

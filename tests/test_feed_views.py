@@ -25,8 +25,8 @@ from hub.feeds.memory import InMemoryFeedStore
 from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
-from hub.store_projector import decode_regional_change
 from hub.topics import REGIONAL_CHANGES, contrib_topic
+from hub.wire import decode_regional_change
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
 from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, removal, upsert
 

@@ -56,8 +56,8 @@ from hub.registry.format import load_normandy_registry
 from hub.registry.topic import apply_registry
 from hub.settings import Settings
 from hub.store.sql import SqlStore
-from hub.store_projector import decode_regional_change
 from hub.topics import CUSTOMER_DATA, DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS
+from hub.wire import decode_regional_change
 from hub.worker import Worker
 from producers.publisher import Change, Publisher
 from tests import examples
@@ -379,7 +379,8 @@ async def second_run(bootstrap: str, s: Scenario) -> None:
     task = await running(worker)
     try:
         await eventually(partial(caught_up, bootstrap, s.database_url), "projections")
-        assert worker.processor is not None
-        assert worker.processor.states[s.priced].version == 2, "the worker restored the correction"
+        state = worker.offer_state(s.priced)
+        assert state is not None
+        assert state.version == 2, "the worker restored the correction"
     finally:
         await stop(worker, task)

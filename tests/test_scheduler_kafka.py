@@ -15,7 +15,6 @@ import pytest
 from hub.codec import encode_record
 from hub.core.clock import Tick
 from hub.core.regional import RegionalChange
-from hub.diffusion_projector import decode_tick
 from hub.kafka_clients import (
     TopicSpec,
     ensure_topics,
@@ -24,9 +23,9 @@ from hub.kafka_clients import (
     topic_partitions,
 )
 from hub.scheduler import Scheduler
-from hub.store_projector import decode_regional_change
 from hub.topic_reader import read_prefix
 from hub.topics import OFFER_PARTITIONS
+from hub.wire import decode_regional_change, decode_tick
 from tests.timed_offers import END_OF_SUMMER, SUMMER_PHOTO, FakeClock, offer, registry
 
 pytestmark = pytest.mark.kafka

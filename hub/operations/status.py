@@ -43,6 +43,7 @@ from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.settings import Settings
+from hub.stages.groups import DIFFUSION_GROUP, STORE_GROUP
 from hub.store.port import CountKey, RegionalStore
 from hub.store.sql import SqlStore
 from hub.store_projector import PROJECTED_TOPICS
@@ -51,8 +52,8 @@ from hub.webhooks.port import Webhook, WebhookState, WebhookStore
 from hub.webhooks.sql import SqlWebhookStore
 
 # The names the database-held consumers go by in `ConsumerLag.consumer` (their Kafka client ids).
-STORE_CONSUMER: Final = "sitn-store"
-DIFFUSION_CONSUMER: Final = "sitn-diffusion"
+STORE_CONSUMER: Final = STORE_GROUP
+DIFFUSION_CONSUMER: Final = DIFFUSION_GROUP
 DEFAULT_THROUGHPUT_WINDOW: Final = timedelta(minutes=5)
 DEFAULT_REJECTIONS_WINDOW: Final = timedelta(hours=24)
 

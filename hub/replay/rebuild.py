@@ -39,14 +39,9 @@ from hub.codec import DecodeError, decode_customer_record
 from hub.core.contribution import CustomerRecord
 from hub.kafka_clients import make_consumer, topic_partitions
 from hub.store.port import PositionedDigest, Positions, RegionalStore, StoredOffer
-from hub.store_projector import (
-    decode_regional_change,
-    decode_rejection,
-    next_positions,
-    records_of,
-    stored,
-)
+from hub.store_projector import next_positions, records_of, stored
 from hub.topics import CUSTOMER_DATA, REGIONAL_CHANGES, REJECTIONS
+from hub.wire import decode_regional_change, decode_rejection
 
 log = logging.getLogger("sitn.replay")
 T = TypeVar("T")

@@ -1,0 +1,443 @@
+"""The collection stage's Kafka loop: consume, judge, and produce in one transaction per task.
+
+Guarantees (docs/architecture.md, "Collection"):
+- **Atomic.** A task's outputs for a batch of inputs (regional changes, rejections, dead letters,
+  customer data), its ledger records on `sitn.collection.state` and the consumed offsets are
+  committed in one Kafka transaction. A failed send aborts it: the ledger is rolled back, the
+  consumer goes back to the committed offsets, and the batch is tried again, one input at a time
+  after a failure; an input whose outputs can never be sent is dead-lettered with the reason.
+- **Fenced.** Each task has its own transactional id (`<group>-<partition>`): the instance that
+  takes a task over starts a producer with that id, which fences the previous owner (a zombie
+  paused past its session timeout cannot commit) and waits for its open transaction to end before
+  the ledger is read back. Two instances never judge one offer, so they never reuse a version.
+- **Restores in proportion to offers.** A task's ledger is the compacted state topic's partition,
+  read back as raw bytes (an offer is decoded when a contribution first touches it).
+- **Causal order.** Within a task, inputs are taken in record-timestamp order across the
+  contributor topics, and a topic known to hold unread records is waited for (up to `idle_ms`),
+  so a backlog is judged in the same order however it is fetched; a contribution to an offer not
+  created yet waits in the ledger (`hub.core.ledger`) and is refused `offer.unknown` once
+  `deadline_ms` has passed since it arrived.
+- **Pattern subscription.** Every `sitn.contrib.*` topic is consumed, including the topic of an
+  organisation registered while the stage runs (the metadata is refreshed every few seconds).
+- Every consumer reads `read_committed`; nothing commits offsets but the transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    ProducerFenced,
+)
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from hub.collection.tasks import TaskAssignor
+from hub.collection_processor import (
+    DEFAULT_MAX_RECORD_BYTES,
+    WAITING_HEADER,
+    CollectionProcessor,
+    Inbound,
+    Outbound,
+    Tally,
+    dead_letter,
+)
+from hub.core.registry import Registry
+from hub.core.territory import Territory
+from hub.topics import COLLECTION_STATE, CONTRIB_PREFIX, OFFER_PARTITIONS
+
+__all__ = ["CONTRIBUTOR_PATTERN", "DEFAULT_DEADLINE_MS", "CollectionStage"]
+
+log = logging.getLogger("sitn.collection")
+
+DEFAULT_DEADLINE_MS: Final = 7 * 86_400_000
+CONTRIBUTOR_PATTERN: Final = "^" + CONTRIB_PREFIX.replace(".", r"\.") + "[a-z0-9][a-z0-9-]*$"
+BATCH_INPUTS: Final = 500  # inputs per transaction: short transactions, few round trips
+BUFFERED: Final = 5_000  # records buffered per partition before it is paused
+_FENCED = (ProducerFenced, InvalidProducerEpoch)
+
+
+def wall_ms() -> int:
+    """The wall clock in ms: read for deadlines only, never for a verdict's content."""
+    return time.time_ns() // 1_000_000
+
+
+class Fenced(Exception):
+    """Another instance took the task over: this one must not commit anything for it."""
+
+
+@dataclass
+class Task:
+    """One partition number of every contributor topic, with its ledger and its producer."""
+
+    partition: int
+    producer: AIOKafkaProducer
+    processor: CollectionProcessor
+    inputs: set[TopicPartition] = field(default_factory=set)
+    committed: dict[TopicPartition, int] = field(default_factory=dict)  # next offset to read
+    buffers: dict[TopicPartition, deque[ConsumerRecord]] = field(default_factory=dict)
+    blocked_since: float | None = None
+    one_at_a_time: int = 0  # inputs left to take one per transaction, after a failure
+    last_sweep: int = 0  # when deadlines were last looked at (wall clock, ms)
+
+
+@dataclass
+class CollectionStage:
+    """The collection stage of one instance: `run` until `stop` is set."""
+
+    bootstrap: str
+    registry: Callable[[], Registry]
+    territory: Territory
+    group_id: str = "sitn-collection"
+    deadline_ms: int = DEFAULT_DEADLINE_MS
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    idle_ms: int = 1_000
+    session_timeout_ms: int = 10_000
+    metadata_max_age_ms: int = 3_000
+    clock: Callable[[], int] = wall_ms
+    tasks: dict[int, Task] = field(default_factory=dict)
+    tally: Tally = field(default_factory=Tally)  # of tasks no longer owned; see `totals`
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    commits: int = 0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _consumer: AIOKafkaConsumer | None = None
+    _pending: dict[int, set[TopicPartition]] = field(default_factory=dict)  # tasks to adopt
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the collection stage is not running")
+        return self._consumer
+
+    def totals(self) -> Tally:
+        """What every task of this instance judged since it started."""
+        total = replace(self.tally)
+        for task in self.tasks.values():
+            for name, value in vars(task.processor.tally).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.group_id}-consumer",
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            partition_assignment_strategy=(TaskAssignor,),
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(self.session_timeout_ms // 5, 100),
+            metadata_max_age_ms=self.metadata_max_age_ms,
+        )
+        self._consumer = consumer
+        consumer.subscribe(pattern=CONTRIBUTOR_PATTERN, listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=BUFFERED)
+                async with self._lock:
+                    if self._pending:
+                        pending, self._pending = self._pending, {}
+                        await asyncio.gather(*(self._adopt(p, tps) for p, tps in pending.items()))
+                        batch = {}  # fetched before the seeks to the committed offsets
+                    self._buffer(batch)
+                    for task in list(self.tasks.values()):
+                        await self._step(task)
+                    if self.tasks:
+                        self.ready.set()
+        finally:
+            async with self._lock:
+                for task in list(self.tasks.values()):
+                    await self._drop(task)
+            await consumer.stop()
+            self._consumer = None
+
+    # ------------------------------------------------------------ the loop
+
+    def _buffer(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        for tp, records in batch.items():
+            task = self.tasks.get(tp.partition)
+            if task is None or tp not in task.inputs:
+                continue  # fetched before a rebalance took it away
+            buffer = task.buffers.setdefault(tp, deque())
+            buffer.extend(records)
+            if len(buffer) >= BUFFERED:
+                self.consumer.pause(tp)
+
+    async def _step(self, task: Task) -> None:
+        """Judge what the task can take now and commit it; on failure start the task again."""
+        taken: list[ConsumerRecord] = []
+        try:
+            taken, outputs = await self._take(task)
+            if not taken and not outputs:
+                task.processor.commit()
+                return
+            await self._commit(task, _positions(taken), outputs)
+        except Fenced as fenced:
+            log.warning("task %d: %s; handing it over", task.partition, fenced)
+            await self._drop(task)
+        except KafkaError as error:
+            if (
+                len(taken) == 1
+                and not error.retriable
+                and await self._unsendable(task, taken[0], error)
+            ):
+                return
+            log.warning(
+                "task %d: transaction aborted (%r); starting the task again from its committed "
+                "offsets and ledger, one input per transaction for a while",
+                task.partition,
+                error,
+            )
+            await self._restart(task)
+
+    async def _take(self, task: Task) -> tuple[list[ConsumerRecord], list[Outbound]]:
+        """The next inputs in timestamp order, judged; and the deadlines that have passed."""
+        processor = task.processor
+        processor.registry = self.registry()
+        processor.begin()
+        taken: list[ConsumerRecord] = []
+        outputs: list[Outbound] = []
+        limit = 1 if task.one_at_a_time else BATCH_INPUTS
+        while len(taken) < limit:
+            tp = await self._next_input(task)
+            if tp is None:
+                break
+            record = task.buffers[tp].popleft()
+            if not task.buffers[tp] and self._consumer is not None:
+                self.consumer.resume(tp)
+            outputs += processor.process(_inbound(record))
+            taken.append(record)
+        now = self.clock()
+        if now - task.last_sweep >= min(1_000, self.deadline_ms):
+            task.last_sweep = now
+            outputs += processor.expire(now, self.deadline_ms)
+        task.one_at_a_time = max(task.one_at_a_time - len(taken), 0)
+        return taken, outputs
+
+    async def _next_input(self, task: Task) -> TopicPartition | None:
+        """The input with the earliest head record, unless a topic that may hold an earlier one
+        is still being fetched (then None, for up to `idle_ms`)."""
+        heads = [(buf[0].timestamp, tp.topic, tp) for tp, buf in task.buffers.items() if buf]
+        if not heads:
+            return None
+        for tp in task.inputs:
+            if task.buffers.get(tp):
+                continue
+            if await self._may_hold_more(tp):
+                now = time.monotonic()
+                task.blocked_since = task.blocked_since or now
+                if (now - task.blocked_since) * 1000 < self.idle_ms:
+                    return None
+        task.blocked_since = None
+        return min(heads)[2]
+
+    async def _may_hold_more(self, tp: TopicPartition) -> bool:
+        if tp in self.consumer.paused():
+            return False
+        stable = self.consumer.last_stable_offset(tp)
+        if stable is None:
+            return True  # no fetch answered yet for it
+        return bool(await self.consumer.position(tp) < stable)
+
+    async def _commit(
+        self, task: Task, taken: dict[TopicPartition, int], outputs: list[Outbound]
+    ) -> None:
+        producer = task.producer
+        try:
+            await producer.begin_transaction()
+            try:
+                deliveries = [
+                    await producer.send(
+                        out.topic, key=out.key, value=out.value, headers=list(out.headers)
+                    )
+                    for out in outputs
+                ]
+                await asyncio.gather(*deliveries)
+                if taken:
+                    await producer.send_offsets_to_transaction(
+                        {tp: OffsetAndMetadata(offset, "") for tp, offset in taken.items()},
+                        self.group_id,
+                    )
+                await producer.commit_transaction()
+            except BaseException:
+                await _abort(producer)
+                raise
+        except _FENCED as error:
+            raise Fenced(str(error)) from error
+        task.processor.commit()
+        task.committed.update(taken)
+        self.commits += 1
+
+    async def _unsendable(self, task: Task, record: ConsumerRecord, error: KafkaError) -> bool:
+        """One input whose outputs failed for good: commit its dead letter instead (True), so it
+        is neither lost nor tried forever. False if even that could not be committed."""
+        task.processor.rollback()
+        inbound = _inbound(record)
+        reason = f"its outputs could not be sent: {error!r}"
+        letter = dead_letter(inbound, reason, "unsendable")
+        if len(letter.value) > self.max_record_bytes:
+            bare = replace(inbound, value=None)
+            letter = dead_letter(
+                bare, f"{reason}; value left out (too large): read it at its origin", "unsendable"
+            )
+        task.processor.begin()
+        task.processor.tally.dead_lettered += 1
+        try:
+            await self._commit(task, _positions([record]), [letter])
+        except KafkaError as again:
+            log.error("task %d: the dead letter failed too: %r", task.partition, again)
+            return False
+        log.error(
+            "%s[%d]@%d dead-lettered: %s", record.topic, record.partition, record.offset, reason
+        )
+        return True
+
+    async def _restart(self, task: Task) -> None:
+        """The task from scratch: a new producer (aborting whatever is open), the ledger read
+        back, the inputs from their committed offsets; one input per transaction for a while."""
+        inputs = set(task.inputs)
+        await self._drop(task)
+        await asyncio.sleep(0.5)
+        await self._adopt(task.partition, inputs)
+        self.tasks[task.partition].one_at_a_time = BATCH_INPUTS
+
+    # ------------------------------------------------------------ rebalancing
+
+    async def _adopt(self, partition: int, inputs: set[TopicPartition]) -> None:
+        """Take a task over: fence its previous owner, read its ledger back, seek its inputs."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.group_id}-{partition}",
+            transactional_id=f"{self.group_id}-{partition}",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max(self.max_record_bytes * 2, 1_048_576),
+        )
+        await producer.start()  # InitProducerId: fences the previous owner's producer
+        processor = CollectionProcessor(
+            self.registry(),
+            self.territory,
+            partitions=OFFER_PARTITIONS,
+            max_record_bytes=self.max_record_bytes,
+        )
+        started = time.monotonic()
+        offers = await read_ledger(self.bootstrap, partition, processor)
+        task = Task(partition, producer, processor, inputs)
+        for tp in sorted(inputs):
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                committed = (await self.consumer.beginning_offsets([tp]))[tp]
+            task.committed[tp] = committed
+            task.buffers[tp] = deque()
+            self.consumer.seek(tp, committed)
+        self.tasks[partition] = task
+        self.consumer.resume(*inputs)
+        log.info(
+            "task %d: %d offers read back in %.2f s; %d inputs",
+            partition,
+            offers,
+            time.monotonic() - started,
+            len(inputs),
+        )
+
+    async def _drop(self, task: Task) -> None:
+        self.tasks.pop(task.partition, None)
+        for name, value in vars(task.processor.tally).items():
+            setattr(self.tally, name, getattr(self.tally, name) + value)
+        try:
+            await task.producer.stop()
+        except KafkaError as error:  # it may be fenced already: nothing of it is needed
+            log.debug("task %d: producer stop: %r", task.partition, error)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, stage: CollectionStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self.stage._lock:
+            self.stage._pending = {}
+            for task in list(self.stage.tasks.values()):
+                await self.stage._drop(task)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Adopted by the loop, not here: the committed offsets must be read after the new
+        # producer has fenced the previous owner, and the group cannot answer that while this
+        # callback runs. Paused until then, so nothing is fetched from a stale position.
+        by_task: dict[int, set[TopicPartition]] = {}
+        for tp in assigned:
+            by_task.setdefault(tp.partition, set()).add(tp)
+        self.stage.consumer.pause(*assigned)
+        self.stage._pending = by_task
+
+
+async def read_ledger(bootstrap: str, partition: int, processor: CollectionProcessor) -> int:
+    """Read partition `partition` of the state topic into `processor`, as raw bytes."""
+    tp = TopicPartition(COLLECTION_STATE, partition)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id="sitn-collection-restore",
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=20_000)
+            for record in batch.get(tp, []):
+                processor.restore_entry(record.key.decode(), record.value, _waiting(record))
+    finally:
+        await consumer.stop()
+    return len(processor.entries)
+
+
+def _waiting(record: ConsumerRecord) -> int | None:
+    for name, value in record.headers or ():
+        if name == WAITING_HEADER:
+            return int(value)
+    return None
+
+
+def _inbound(record: ConsumerRecord) -> Inbound:
+    return Inbound(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value,
+    )
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.abort_transaction()
+    except _FENCED:
+        raise
+    except KafkaError as error:  # the transaction may have failed on the broker already
+        log.debug("abort: %r", error)
+
+
+def _positions(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
+    """The offset after the last of `records`, per partition."""
+    positions: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        positions[tp] = max(positions.get(tp, 0), record.offset + 1)
+    return positions
