@@ -21,8 +21,9 @@ Why this is safe with a single writer: the worker is the only other writer of
 takes the offer's next version from the history read in step 2 while no worker runs, and is
 produced in one transaction with the offer's collection ledger entry moved to it
 (`sitn.collection.state`), which the collection stage reads back at its next start; the store
-projector and the diffusion projector read it like any regional change, so the store and the diffusers' feeds show it. The checks of step 5 close the window to the time
-between them and the last ack; do not start a worker while this command runs. Running it twice
+projector and the diffusion projector read it like any regional change, so the store and the
+diffusers' feeds show it. The checks of step 5 close the window to the time between them and the
+last ack; do not start a worker while this command runs. Running it twice
 emits nothing the second time: the first run's corrections are in the history the second one reads.
 """
 
