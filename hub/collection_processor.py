@@ -210,20 +210,6 @@ class CollectionProcessor:
         if not record.topic.startswith(CONTRIB_PREFIX):
             return [dead_letter(record, f"{record.topic} is not a contribution topic", "routing")]
         owner = record.topic.removeprefix(CONTRIB_PREFIX)
-        if self.partitions is not None and record.key is not None:
-            expected = expected_partition(record.key, self.partitions)
-            if expected != record.partition:
-                self.tally.dead_lettered += 1
-                return [
-                    dead_letter(
-                        record,
-                        f"key {record.key!r} belongs on partition {expected} of {record.topic} "
-                        f"(murmur2 of the key), not {record.partition}: its offer's other events "
-                        "are judged there. Publish with Kafka's default partitioner (librdkafka: "
-                        "partitioner=murmur2_random)",
-                        "partitioning",
-                    )
-                ]
         try:
             name = writer_schema_of(record.value).record_name
             if name == "CustomerRecord":
@@ -232,6 +218,21 @@ class CollectionProcessor:
         except DecodeError as error:
             self.tally.dead_lettered += 1
             return [dead_letter(record, error.message, str(error.reason))]
+        if self.partitions is not None:
+            expected = expected_partition(contribution.offer_id.encode(), self.partitions)
+            if expected != record.partition:
+                self.tally.dead_lettered += 1
+                return [
+                    dead_letter(
+                        record,
+                        f"a contribution to {contribution.offer_id} belongs on partition "
+                        f"{expected} of {record.topic}, not {record.partition}: the offer's other "
+                        "events are judged there. Key each record by its offer id and publish "
+                        "with Kafka's default partitioner (librdkafka: "
+                        "partitioner=murmur2_random)",
+                        "partitioning",
+                    )
+                ]
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
         entry = self.entry(contribution.offer_id)
         context = Context(topic_owner=owner, registry=self.registry, territory=self.territory)

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from aiokafka import TopicPartition
-from aiokafka.structs import ConsumerRecord
 
 from hub.core.clock import Evaluation, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
@@ -41,7 +40,7 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.feed_views import FeedViews
 from hub.feeds.port import FeedStore
-from hub.kafka_clients import make_consumer, topic_partitions
+from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
 from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick
@@ -133,60 +132,68 @@ def diffuse_batch(
     return diffuse(feeds, registry, evaluations(timeline, changes, ticks), positions, views)
 
 
-Batch = dict[TopicPartition, list[ConsumerRecord]]
-
-
 class DiffusionProjector:
-    def __init__(self, feeds: FeedStore, bootstrap: str, registry: Callable[[], Registry]) -> None:
+    """The diffusion stage's projection; `run` follows both topics as a member of `group_id`."""
+
+    def __init__(
+        self,
+        feeds: FeedStore,
+        bootstrap: str,
+        registry: Callable[[], Registry],
+        *,
+        group_id: str = "sitn-diffusion",
+    ) -> None:
         self.feeds = feeds
         self.bootstrap = bootstrap
         self.registry = registry
         self.tally = DiffusionTally()
         self.timeline = Timeline()
         self.views = FeedViews()
+        self.runner: SinkRunner[tuple[list[RegionalChange], list[Tick]]] = SinkRunner(
+            bootstrap,
+            group_id=group_id,
+            topics=DIFFUSED_TOPICS,
+            positions=feeds.positions,
+            prepare=self.prepare,
+            write=self.write,
+            on_assigned=self.restore,
+            batch_records=BATCH_RECORDS,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        partitions = await topic_partitions(self.bootstrap, DIFFUSED_TOPICS)
-        positions = await asyncio.to_thread(self.feeds.positions)
-        await self._restore(positions)
-        consumer = make_consumer(self.bootstrap, group_id=None, client_id="sitn-diffusion")
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            for tp in partitions:
-                if (tp.topic, tp.partition) in positions:
-                    consumer.seek(tp, positions[(tp.topic, tp.partition)])
-                else:
-                    await consumer.seek_to_beginning(tp)
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=BATCH_RECORDS)
-                if any(batch.values()):
-                    await asyncio.to_thread(self._diffuse, batch)
-        finally:
-            await consumer.stop()
+        await self.runner.run(stop)
 
-    async def _restore(self, positions: dict[tuple[str, int], int]) -> None:
-        """The timeline as it was after the last batch written (the topics up to `positions`)."""
+    async def restore(
+        self, assigned: set[TopicPartition], positions: Mapping[tuple[str, int], int]
+    ) -> None:
+        """The timeline of the assigned partitions as it was after the last batch written (both
+        topics read up to the feeds' positions)."""
+        mine = {(tp.topic, tp.partition) for tp in assigned}
+        upto = {key: offset for key, offset in positions.items() if key in mine}
         changes = await read_prefix(
-            self.bootstrap, REGIONAL_CHANGES, decode_regional_change, upto=positions
+            self.bootstrap, REGIONAL_CHANGES, decode_regional_change, upto=upto
         )
-        ticks = await read_prefix(self.bootstrap, DIFFUSION_TICKS, decode_tick, upto=positions)
+        ticks = await read_prefix(self.bootstrap, DIFFUSION_TICKS, decode_tick, upto=upto)
+        self.timeline = Timeline()
+        self.views = FeedViews()
         await asyncio.to_thread(self.timeline.restore, changes.values, ticks.values)
         log.info(
-            "diffusion: timeline restored from %d changes and %d ticks (%d ticks waiting)",
+            "diffusion: timeline of %d partitions restored from %d changes and %d ticks "
+            "(%d ticks waiting)",
+            len(assigned),
             len(changes.values),
             len(ticks.values),
             len(self.timeline.waiting()),
         )
 
-    def _diffuse(self, batch: Batch) -> None:
-        changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change)
-        ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick)
-        positions = {
-            (tp.topic, tp.partition): records[-1].offset + 1
-            for tp, records in batch.items()
-            if records
-        }
+    def prepare(self, batch: Batch) -> tuple[tuple[list[RegionalChange], list[Tick]], list[Poison]]:
+        poison: list[Poison] = []
+        changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change, poison)
+        ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick, poison)
+        return (changes, ticks), poison
+
+    def write(self, decoded: tuple[list[RegionalChange], list[Tick]], positions: Positions) -> None:
+        changes, ticks = decoded
         entries = diffuse_batch(
             self.feeds, self.registry(), self.timeline, changes, ticks, positions, self.views
         )
@@ -195,12 +202,15 @@ class DiffusionProjector:
         self.tally.entries += len(entries)
 
 
-def _decoded(batch: Batch, topic: str, decode: Callable[[bytes | None], T]) -> list[T]:
+def _decoded(
+    batch: Batch, topic: str, decode: Callable[[bytes | None], T], poison: list[Poison]
+) -> list[T]:
     values: list[T] = []
     for tp in sorted(tp for tp in batch if tp.topic == topic):
         for record in batch[tp]:
             try:
                 values.append(decode(record.value))
             except (DecodeError, RecordError) as error:
-                log.error("%s %s@%d skipped: %s", topic, tp, record.offset, error)
+                reason = error.message if isinstance(error, DecodeError) else str(error)
+                poison.append(Poison(record, f"diffusion cannot take it: {reason}", "invalid"))
     return values

@@ -27,13 +27,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from hub.collection.tasks import TaskAssignor
 from hub.core.clock import Tick, TickSchedule
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
-from hub.kafka_clients import make_consumer, make_producer
+from hub.kafka_clients import make_producer
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
 from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick, encode_tick
@@ -66,6 +67,7 @@ class Scheduler:
         poll_seconds: float = 1.0,
         changes_topic: str = REGIONAL_CHANGES,
         ticks_topic: str = DIFFUSION_TICKS,
+        group_id: str = "sitn-scheduler",
     ) -> None:
         self.bootstrap = bootstrap
         self.changes_topic = changes_topic  # the topics are named here so tests can isolate them
@@ -76,6 +78,8 @@ class Scheduler:
         self.schedule = TickSchedule()
         self.tally = SchedulerTally()
         self.ready = asyncio.Event()  # set once the state is restored and ticks can go out
+        self.group_id = group_id
+        self._assigned: set[TopicPartition] | None = None  # to restore, after a rebalance
 
     def restore(self, changes: Iterable[RegionalChange], ticks: Iterable[Tick]) -> None:
         """Takes in the history of both topics (blocking: run it in a thread)."""
@@ -91,40 +95,72 @@ class Scheduler:
         return self.schedule.due(self.registry(), self.clock())
 
     async def run(self, stop: asyncio.Event) -> None:
-        changes = await read_prefix(
-            self.bootstrap, self.changes_topic, decode_regional_change, client_id="sitn-scheduler"
+        """Follow the regional changes as a member of `group_id`: instances share the offers by
+        partition, and each ticks only the offers of the partitions it holds."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.group_id,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            partition_assignment_strategy=(TaskAssignor,),
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
         )
-        ticks = await read_prefix(
-            self.bootstrap, self.ticks_topic, decode_tick, client_id="sitn-scheduler"
-        )
-        await asyncio.to_thread(self.restore, changes.values, ticks.values)
-        log.info(
-            "scheduler: %d changes and %d ticks read back",
-            len(changes.values),
-            len(ticks.values),
-        )
-        consumer = make_consumer(self.bootstrap, group_id=None, client_id="sitn-scheduler")
-        producer = make_producer(self.bootstrap, client_id="sitn-scheduler")
-        await consumer.start()
+        producer = make_producer(self.bootstrap, client_id=self.group_id)
+        consumer.subscribe([self.changes_topic], listener=_Reassigned(self, consumer))
+        await producer.start()
         try:
-            await producer.start()
+            await consumer.start()
             try:
-                consumer.assign(sorted(changes.positions))
-                for tp, offset in sorted(changes.positions.items()):
-                    consumer.seek(tp, offset)
-                self.ready.set()
                 while not stop.is_set():
+                    if self._assigned is not None:
+                        await self._restore_assigned(consumer)
                     await self.publish_due(producer)
                     batch = await consumer.getmany(
                         timeout_ms=int(self.poll_seconds * 1000), max_records=2000
                     )
                     records = [record for tp in sorted(batch) for record in batch[tp]]
-                    if records:
+                    if records and self._assigned is None:
                         await asyncio.to_thread(self._observe_records, records)
             finally:
-                await producer.stop()
+                await consumer.stop()
         finally:
-            await consumer.stop()
+            await producer.stop()
+
+    async def _restore_assigned(self, consumer: AIOKafkaConsumer) -> None:
+        """The schedule of the assigned partitions, from both topics up to their ends now."""
+        assigned, self._assigned = self._assigned or set(), None
+        partitions = {tp.partition for tp in assigned}
+        ends = await consumer.end_offsets(sorted(assigned)) if assigned else {}
+        upto = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        changes = await read_prefix(
+            self.bootstrap,
+            self.changes_topic,
+            decode_regional_change,
+            upto=upto,
+            client_id=self.group_id,
+        )
+        tick_ends = await read_prefix(
+            self.bootstrap,
+            self.ticks_topic,
+            decode_tick,
+            upto={(self.ticks_topic, p): 2**62 for p in partitions},
+            client_id=self.group_id,
+        )
+        self.schedule = TickSchedule()
+        await asyncio.to_thread(self.restore, changes.values, tick_ends.values)
+        for tp in sorted(assigned):
+            consumer.seek(tp, ends[tp])
+        consumer.resume(*assigned)
+        log.info(
+            "scheduler: %d partitions; %d changes and %d ticks read back",
+            len(assigned),
+            len(changes.values),
+            len(tick_ends.values),
+        )
+        self.ready.set()
 
     async def publish_due(self, producer: AIOKafkaProducer) -> list[Tick]:
         """Sends the due ticks and waits until the broker holds every one of them.
@@ -156,3 +192,18 @@ class Scheduler:
                     "regional change %d@%d skipped: %s", record.partition, record.offset, error
                 )
         self.observe(changes)
+
+
+class _Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, scheduler: Scheduler, consumer: AIOKafkaConsumer) -> None:
+        self.scheduler = scheduler
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Restored by the loop (reading topics here would hold the group up); paused until then.
+        self.scheduler._assigned = set(assigned)
+        if assigned:
+            self.consumer.pause(*assigned)

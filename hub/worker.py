@@ -94,8 +94,15 @@ class Worker:
         await asyncio.to_thread(store.migrate)
         self.projector = StoreProjector(store, bootstrap, group_id=group_of("store", self.app_id))
         feeds = SqlFeedStore(self.settings.database_url)  # same database, migrated above
-        self.diffusion = DiffusionProjector(feeds, bootstrap, lambda: follower.registry)
-        self.scheduler = Scheduler(bootstrap, lambda: follower.registry)
+        self.diffusion = DiffusionProjector(
+            feeds,
+            bootstrap,
+            lambda: follower.registry,
+            group_id=group_of("diffusion", self.app_id),
+        )
+        self.scheduler = Scheduler(
+            bootstrap, lambda: follower.registry, group_id=group_of("scheduler", self.app_id)
+        )
         hooks = SqlWebhookStore(self.settings.database_url)  # same database, migrated above
         self.webhooks = WebhookDispatcher(hooks, feeds)
         tasks = [

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.codec import encode, encode_contribution
+from hub.collection_processor import expected_partition
 from hub.core.contribution import Contribution, OfferCreated
 from hub.core.offer import Address, GeoPoint, Location, OfferType
 from hub.deadletter import (
@@ -35,7 +36,7 @@ from hub.deadletter import (
 from hub.demo_run import prepare
 from hub.kafka_clients import make_consumer, make_producer
 from hub.registry.format import load_normandy_registry
-from hub.topics import DEADLETTER, REGISTRY, contrib_topic
+from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGISTRY, contrib_topic
 from hub.worker import Worker
 from tests import examples
 from tests.running_hub import running_worker, settings_for
@@ -54,8 +55,13 @@ WAIT_STEPS = 300  # x 0.2 s: how long a worker may take to judge and store a rec
 
 
 def fresh_offer_id() -> str:
-    # Unique across sessions too: a broker given by KAFKA_BOOTSTRAP_SERVERS outlives the tests.
-    return f"HOTNOR014V-dl-{uuid.uuid4().hex[:12]}"
+    """A new offer whose records belong on the test partition (murmur2 of the id): the hub
+    dead-letters a contribution found on another partition than its offer's."""
+    while True:
+        # Unique across sessions too: a broker given by KAFKA_BOOTSTRAP_SERVERS outlives the tests.
+        offer_id = f"HOTNOR014V-dl-{uuid.uuid4().hex[:12]}"
+        if expected_partition(offer_id.encode(), OFFER_PARTITIONS) == PARTITION:
+            return offer_id
 
 
 def creation(offer_id: str) -> Contribution:

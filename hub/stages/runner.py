@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar
@@ -63,7 +63,7 @@ class SinkRunner(Generic[T]):
         positions: Callable[[], Mapping[tuple[str, int], int]],
         prepare: Callable[[Batch], tuple[T, Sequence[Poison]]],
         write: Callable[[T, Positions], None],
-        on_assigned: Callable[[set[TopicPartition], Mapping[tuple[str, int], int]], None]
+        on_assigned: Callable[[set[TopicPartition], Mapping[tuple[str, int], int]], Awaitable[None]]
         | None = None,
         batch_records: int = 2000,
         session_timeout_ms: int = 10_000,
@@ -74,7 +74,7 @@ class SinkRunner(Generic[T]):
         self.positions = positions  # blocking: called in a worker thread
         self.prepare = prepare  # blocking: called in a worker thread
         self.write = write  # blocking: called in a worker thread
-        self.on_assigned = on_assigned  # blocking: called in a worker thread
+        self.on_assigned = on_assigned  # awaited after each assignment, before any batch
         self.batch_records = batch_records
         self.session_timeout_ms = session_timeout_ms
         self.assigned: set[TopicPartition] = set()
@@ -139,7 +139,7 @@ class SinkRunner(Generic[T]):
                 consumer.seek(tp, offset)
             self._written[(tp.topic, tp.partition)] = offset if offset is not None else -1
         if self.on_assigned is not None:
-            await asyncio.to_thread(self.on_assigned, set(self.assigned), stored)
+            await self.on_assigned(set(self.assigned), stored)
         consumer.resume(*wanted)
         self.ready.set()
 
