@@ -21,6 +21,10 @@ DIFFUSION_TICKS = "sitn.diffusion.ticks"
 COLLECTION_STATE = "sitn.collection.state"
 
 OFFER_PARTITIONS = 6
+# Keyed by offer id, so with the contributor topics they must share one partition count.
+OFFER_KEYED = frozenset(
+    {REGIONAL_CHANGES, REJECTIONS, CUSTOMER_DATA, DIFFUSION_TICKS, COLLECTION_STATE}
+)
 _FOREVER = (("retention.ms", "-1"),)
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 

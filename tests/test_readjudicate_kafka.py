@@ -55,6 +55,7 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.registry.topic import apply_registry
 from hub.settings import Settings
+from hub.stages.groups import group_of
 from hub.store.sql import SqlStore
 from hub.topics import CUSTOMER_DATA, DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS
 from hub.wire import decode_regional_change
@@ -224,7 +225,7 @@ async def first_run(bootstrap: str, s: Scenario) -> None:
     task = await running(worker)
     try:
         with pytest.raises(ReadjudicationError, match="stop the worker first"):
-            await run_readjudication(bootstrap, group=s.group, dry_run=True)
+            await run_readjudication(bootstrap, group=group_of("collection", s.group), dry_run=True)
         await publish(bootstrap, s.home, CDT, [creation(o, BAYEUX) for o in s.offers])
         store = SqlStore(s.database_url)
 
@@ -260,7 +261,7 @@ async def first_run(bootstrap: str, s: Scenario) -> None:
 def readjudicate_cli(bootstrap: str, s: Scenario, *options: str) -> str:
     result = CliRunner().invoke(
         app,
-        ["replay", "readjudicate", "--group", s.group, *options],
+        ["replay", "readjudicate", "--group", group_of("collection", s.group), *options],
         env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SITN_HOME": str(s.home), "COLUMNS": "1000"},
     )
     assert result.exit_code == 0, result.output

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
@@ -52,7 +53,14 @@ from hub.collection_processor import (
 )
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.topics import COLLECTION_STATE, CONTRIB_PREFIX, OFFER_PARTITIONS
+from hub.kafka_clients import ensure_topics
+from hub.topics import (
+    COLLECTION_STATE,
+    CONTRIB_PREFIX,
+    OFFER_KEYED,
+    OFFER_PARTITIONS,
+    contributor_topic_spec,
+)
 
 __all__ = ["CONTRIBUTOR_PATTERN", "DEFAULT_DEADLINE_MS", "CollectionStage"]
 
@@ -110,6 +118,8 @@ class CollectionStage:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _consumer: AIOKafkaConsumer | None = None
     _pending: dict[int, set[TopicPartition]] = field(default_factory=dict)  # tasks to adopt
+    _registry_seen: Registry | None = None
+    _organisations: set[str] = field(default_factory=set)
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
@@ -138,11 +148,13 @@ class CollectionStage:
             heartbeat_interval_ms=max(self.session_timeout_ms // 5, 100),
             metadata_max_age_ms=self.metadata_max_age_ms,
         )
+        await check_partition_counts(self.bootstrap)
         self._consumer = consumer
         consumer.subscribe(pattern=CONTRIBUTOR_PATTERN, listener=_Rebalance(self))
         await consumer.start()
         try:
             while not stop.is_set():
+                await self._topics_of_new_organisations()
                 batch = await consumer.getmany(timeout_ms=200, max_records=BUFFERED)
                 async with self._lock:
                     if self._pending:
@@ -162,6 +174,19 @@ class CollectionStage:
             self._consumer = None
 
     # ------------------------------------------------------------ the loop
+
+    async def _topics_of_new_organisations(self) -> None:
+        """Create the topic of an organisation registered while the stage runs; the pattern
+        subscription then takes it in at the next metadata refresh."""
+        registry = self.registry()
+        if registry is self._registry_seen:
+            return
+        new = sorted(set(registry.organisations) - self._organisations)
+        if new:
+            await ensure_topics(self.bootstrap, [contributor_topic_spec(org) for org in new])
+            log.info("new contributors: %s", ", ".join(new))
+        self._organisations |= set(new)
+        self._registry_seen = registry
 
     def _buffer(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         for tp, records in batch.items():
@@ -380,6 +405,35 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             by_task.setdefault(tp.partition, set()).add(tp)
         self.stage.consumer.pause(*assigned)
         self.stage._pending = by_task
+
+
+class PartitioningError(RuntimeError):
+    """An offer-keyed topic with another partition count than the hub's: offers would not meet."""
+
+
+async def check_partition_counts(bootstrap: str) -> None:
+    """Every contributor topic and offer-keyed hub topic has `OFFER_PARTITIONS` partitions, so
+    one offer's records meet in one task; raises `PartitioningError` naming those that do not."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    await admin.start()
+    try:
+        names = [
+            t for t in await admin.list_topics() if t.startswith(CONTRIB_PREFIX) or t in OFFER_KEYED
+        ]
+        described = await admin.describe_topics(names) if names else []
+    finally:
+        await admin.close()
+    wrong = sorted(
+        f"{t['topic']} ({len(t['partitions'])})"
+        for t in described
+        if not t.get("error_code") and len(t["partitions"]) != OFFER_PARTITIONS
+    )
+    if wrong:
+        raise PartitioningError(
+            f"these topics do not have {OFFER_PARTITIONS} partitions like every offer-keyed "
+            f"topic of the hub: {', '.join(wrong)}; an offer's events would be judged apart. "
+            "Recreate them with that count (or move their records to new topics) before starting"
+        )
 
 
 async def read_ledger(bootstrap: str, partition: int, processor: CollectionProcessor) -> int:
