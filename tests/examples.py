@@ -346,7 +346,11 @@ def waiting_offer_entry() -> OfferEntry:
     waiting = replace(price_change(), offer_id="offer-1")
     return OfferEntry(
         "offer-1",
-        waiting=(Waiting(waiting, Origin("sitn.contrib.ot-bayeux", 3, 41, 1_767_225_600_000)),),
+        waiting=(
+            Waiting(
+                waiting, Origin("sitn.contrib.ot-bayeux", 3, 41, 1_767_225_600_000), "ot-bayeux"
+            ),
+        ),
         rejected=(Judged("ot-bayeux/offer-1/5", "ot-bayeux", 5),),
     )
 

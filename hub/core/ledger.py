@@ -60,10 +60,12 @@ class Origin:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A contribution waiting for its offer's creation; it arrived at `origin.timestamp_ms`."""
+    """A contribution waiting for its offer's creation; it arrived at `origin.timestamp_ms` on
+    the topic of `owner` (rule 1 judges it as read there, whatever releases it)."""
 
     contribution: Contribution
     origin: Origin
+    owner: str
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def collect(
     verdict = decide(entry.state, contribution, context)
     if isinstance(verdict, Rejected):
         if entry.latest is None and verdict.rejection.rule_ids == ("offer.unknown",):
-            waiting = replace(entry, waiting=(*entry.waiting, Waiting(contribution, origin)))
+            wait = Waiting(contribution, origin, context.topic_owner)
+            waiting = replace(entry, waiting=(*entry.waiting, wait))
             return waiting, (
                 Outcome(contribution, origin, Deferred(f"{entry.offer_id} is not created yet")),
             )
@@ -153,7 +156,8 @@ def _accepted(
     entry = OfferEntry(entry.offer_id, verdict.change, (), kept)
     outcomes = [outcome]
     for waiting in released:
-        entry, more = collect(entry, waiting.contribution, waiting.origin, context)
+        own = replace(context, topic_owner=waiting.owner)
+        entry, more = collect(entry, waiting.contribution, waiting.origin, own)
         outcomes += more
     return entry, tuple(outcomes)
 

@@ -29,6 +29,7 @@ def encode_offer_entry(entry: OfferEntry) -> bytes:
             "waiting": [
                 {
                     "topic": w.origin.topic,
+                    "owner": w.owner,
                     "partition": w.origin.partition,
                     "offset": w.origin.offset,
                     "arrived_ms": w.origin.timestamp_ms,
@@ -59,6 +60,7 @@ def decode_offer_entry(data: bytes | None) -> OfferEntry:
             Waiting(
                 decode_contribution(w["contribution"]),
                 Origin(w["topic"], w["partition"], w["offset"], w["arrived_ms"]),
+                w["owner"],
             )
             for w in record["waiting"]
         ),
