@@ -17,10 +17,10 @@ from hub.cli import app
 from hub.codec import decode_contribution
 from hub.core.contribution import Contribution, FieldGroupsChanged, OfferCreated
 from hub.core.offer import LocalizedText, OfferFields, OfferType, Prices
-from hub.kafka_clients import TopicSpec, ensure_topics, make_consumer
+from hub.kafka_clients import ensure_topics, make_consumer
 from hub.records import contribution_to_json
 from hub.reference import load_normandy_territory
-from hub.topics import contrib_topic
+from hub.topics import OFFER_PARTITIONS, contrib_topic, contributor_topic_spec
 from producers.publisher import Change, Publisher
 from tests import examples
 from tests.conftest import free_port
@@ -49,7 +49,7 @@ def price_change(offer_id: str) -> Change:
 async def topic_of(bootstrap: str) -> tuple[str, str]:
     """A fresh contributor id (so each test has its own topic), and that topic, created."""
     org = f"ot-test-{os.urandom(3).hex()}"
-    await ensure_topics(bootstrap, [TopicSpec(contrib_topic(org), partitions=3)])
+    await ensure_topics(bootstrap, [contributor_topic_spec(org)])
     return org, contrib_topic(org)
 
 
@@ -57,7 +57,7 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, Contribution
     consumer = make_consumer(bootstrap, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(3)]
+        partitions = [TopicPartition(topic, p) for p in range(OFFER_PARTITIONS)]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -16,7 +16,8 @@ Guarantees (docs/architecture.md, "Collection"):
   contributor topics, and a topic known to hold unread records is waited for (up to `idle_ms`),
   so a backlog is judged in the same order however it is fetched; a contribution to an offer not
   created yet waits in the ledger (`hub.core.ledger`) and is refused `offer.unknown` once
-  `deadline_ms` has passed since it arrived.
+  `deadline_ms` has passed since it arrived, in stream time (the latest record time judged),
+  or by the wall clock once the task has read everything.
 - **Pattern subscription.** Every `sitn.contrib.*` topic is consumed, including the topic of an
   organisation registered while the stage runs (the metadata is refreshed every few seconds).
 - Every consumer reads `read_committed`; nothing commits offsets but the transactions.
@@ -94,7 +95,8 @@ class Task:
     buffers: dict[TopicPartition, deque[ConsumerRecord]] = field(default_factory=dict)
     blocked_since: float | None = None
     one_at_a_time: int = 0  # inputs left to take one per transaction, after a failure
-    last_sweep: int = 0  # when deadlines were last looked at (wall clock, ms)
+    last_sweep: int = 0  # when deadlines were last looked at (ms)
+    stream_ms: int = 0  # the latest record timestamp the task has judged
 
 
 @dataclass
@@ -107,7 +109,7 @@ class CollectionStage:
     group_id: str = "sitn-collection"
     deadline_ms: int = DEFAULT_DEADLINE_MS
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    idle_ms: int = 1_000
+    idle_ms: int = 2_000
     session_timeout_ms: int = 10_000
     metadata_max_age_ms: int = 3_000
     clock: Callable[[], int] = wall_ms
@@ -136,6 +138,7 @@ class CollectionStage:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
+        await check_partition_counts(self.bootstrap)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.group_id}-consumer",
@@ -148,7 +151,6 @@ class CollectionStage:
             heartbeat_interval_ms=max(self.session_timeout_ms // 5, 100),
             metadata_max_age_ms=self.metadata_max_age_ms,
         )
-        await check_partition_counts(self.bootstrap)
         self._consumer = consumer
         consumer.subscribe(pattern=CONTRIBUTOR_PATTERN, listener=_Rebalance(self))
         await consumer.start()
@@ -242,8 +244,14 @@ class CollectionStage:
                 self.consumer.resume(tp)
             outputs += processor.process(_inbound(record))
             taken.append(record)
-        now = self.clock()
-        if now - task.last_sweep >= min(1_000, self.deadline_ms):
+            task.stream_ms = max(task.stream_ms, record.timestamp)
+        # Deadlines run on stream time (the latest record time the task has judged), so a
+        # backlog or a replay reaches the same verdicts however fast it is read; the wall clock
+        # moves them on only once the task has read everything there is.
+        now = task.stream_ms
+        if await self._caught_up(task):
+            now = max(now, self.clock())
+        if processor.waiting_since and now - task.last_sweep >= min(1_000, self.deadline_ms):
             task.last_sweep = now
             outputs += processor.expire(now, self.deadline_ms)
         task.one_at_a_time = max(task.one_at_a_time - len(taken), 0)
@@ -265,6 +273,12 @@ class CollectionStage:
                     return None
         task.blocked_since = None
         return min(heads)[2]
+
+    async def _caught_up(self, task: Task) -> bool:
+        for tp in task.inputs:
+            if task.buffers.get(tp) or await self._may_hold_more(tp):
+                return False
+        return True
 
     async def _may_hold_more(self, tp: TopicPartition) -> bool:
         if tp in self.consumer.paused():
