@@ -17,6 +17,7 @@ import pytest
 
 from hub.core.contribution import Contribution, FieldGroupsChanged, OfferCreated, OfferDeleted
 from hub.core.offer import Media, OfferFields, OfferType, PriceLine, Prices
+from hub.core.registry import Organisation, OrgKind
 from hub.demo_run import prepare
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
@@ -241,3 +242,37 @@ def contribution_for(offer_id: str, version: int) -> Contribution:
         source_version=version,
         event_id=f"cdt-calvados/{offer_id}/{version}",
     )
+
+
+# ---------------------------------------------------------------- a contributor added live
+
+
+def test_a_contributor_registered_while_the_stage_runs_is_judged_within_ten_seconds(
+    fresh_kafka: str, tmp_path: Path
+) -> None:
+    stage = StageProcess(fresh_kafka, tmp_path / "hub")
+    stage.start()
+    try:
+        first = [(now_ms(), contribution_for("HOTNOR014V920001", 1))]
+        asyncio.run(publish(fresh_kafka, first))
+        asyncio.run(wait_for(lambda: caught_up(fresh_kafka, COLLECTION_GROUP), 90, "a start"))
+        shipped = load_normandy_registry()
+        newcomer = Organisation(
+            "ot-honfleur", OrgKind.OT, "Office de tourisme de Honfleur", "14", ("14333",)
+        )
+        grown = replace(shipped, organisations={**shipped.organisations, newcomer.org_id: newcomer})
+        asyncio.run(prepare(fresh_kafka, grown))  # what `sitn registry apply` does
+        offer = "HOTNOR014V920001"
+        change = contribution("ot-honfleur", FieldGroupsChanged(OfferFields()), offer_id=offer)
+        started = time.monotonic()
+        asyncio.run(publish(fresh_kafka, [(now_ms(), change)]))
+
+        async def judged() -> bool:
+            history = await read_history(fresh_kafka)
+            verdicts = {r.event_id for r in history.rejections} | history.accepted_events()
+            return change.event_id in verdicts
+
+        asyncio.run(wait_for(judged, 10, "judging the newcomer's first contribution", 0.2))
+        assert time.monotonic() - started <= 10
+    finally:
+        stage.stop()

@@ -21,9 +21,10 @@ from rich.text import Text
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry, Validity
 from hub.core.registry_events import RegistryChanges
+from hub.kafka_clients import ensure_topics
 from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, apply_registry, read_registry_topic
-from hub.topics import REGISTRY
+from hub.topics import REGISTRY, contributor_topic_spec
 
 app = typer.Typer(
     help="Validate, publish and show the registry (who may contribute and receive what).",
@@ -53,13 +54,21 @@ def check(file: FileArgument) -> None:
     out.print(f"{file}: valid ({_summary(registry)})", markup=False)
 
 
+async def _apply(bootstrap: str, registry: Registry, topic: str) -> RegistryChanges:
+    """The contributors' topics first (with the hub's partition count), so an organisation can
+    publish as soon as it is registered; then the registry's changes."""
+    specs = [contributor_topic_spec(org) for org in sorted(registry.organisations)]
+    await ensure_topics(bootstrap, specs)
+    return await apply_registry(bootstrap, registry, topic)
+
+
 @app.command()
 def apply(file: FileArgument, topic: TopicOption = REGISTRY) -> None:
     """Validate a registry file and publish what changed to the registry topic."""
     registry = _load(file)
     bootstrap = settings().bootstrap_servers
     try:
-        changes = asyncio.run(apply_registry(bootstrap, registry, topic))
+        changes = asyncio.run(_apply(bootstrap, registry, topic))
     except RegistryTopicError as error:
         fail(str(error))
     except (KafkaError, OSError) as error:

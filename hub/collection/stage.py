@@ -31,11 +31,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
+    IllegalStateError,
     InvalidProducerEpoch,
     KafkaError,
     ProducerFenced,
@@ -121,6 +122,7 @@ class CollectionStage:
     _consumer: AIOKafkaConsumer | None = None
     _pending: dict[int, set[TopicPartition]] = field(default_factory=dict)  # tasks to adopt
     _registry_seen: Registry | None = None
+    _careful: set[int] = field(default_factory=set)  # tasks to take one input at a time
     _organisations: set[str] = field(default_factory=set)
 
     @property
@@ -197,7 +199,7 @@ class CollectionStage:
                 continue  # fetched before a rebalance took it away
             buffer = task.buffers.setdefault(tp, deque())
             buffer.extend(records)
-            if len(buffer) >= BUFFERED:
+            if len(buffer) >= BUFFERED and tp in self.consumer.assignment():
                 self.consumer.pause(tp)
 
     async def _step(self, task: Task) -> None:
@@ -240,7 +242,7 @@ class CollectionStage:
             if tp is None:
                 break
             record = task.buffers[tp].popleft()
-            if not task.buffers[tp] and self._consumer is not None:
+            if not task.buffers[tp] and tp in self.consumer.assignment():
                 self.consumer.resume(tp)
             outputs += processor.process(_inbound(record))
             taken.append(record)
@@ -281,7 +283,8 @@ class CollectionStage:
         return True
 
     async def _may_hold_more(self, tp: TopicPartition) -> bool:
-        if tp in self.consumer.paused():
+        # A subscription change unassigns partitions at once, before the rebalance callbacks.
+        if tp not in self.consumer.assignment() or tp in self.consumer.paused():
             return False
         stable = self.consumer.last_stable_offset(tp)
         if stable is None:
@@ -294,21 +297,28 @@ class CollectionStage:
         producer = task.producer
         try:
             await producer.begin_transaction()
+            deliveries: list[asyncio.Future[Any]] = []
             try:
-                deliveries = [
-                    await producer.send(
-                        out.topic, key=out.key, value=out.value, headers=list(out.headers)
+                for out in outputs:
+                    deliveries.append(
+                        await producer.send(
+                            out.topic, key=out.key, value=out.value, headers=list(out.headers)
+                        )
                     )
-                    for out in outputs
-                ]
-                await asyncio.gather(*deliveries)
+                results = await asyncio.gather(*deliveries, return_exceptions=True)
+                failed = next((r for r in results if isinstance(r, BaseException)), None)
+                if failed is not None:
+                    raise failed
                 if taken:
                     await producer.send_offsets_to_transaction(
                         {tp: OffsetAndMetadata(offset, "") for tp, offset in taken.items()},
                         self.group_id,
                     )
                 await producer.commit_transaction()
+            except _FENCED:
+                raise
             except BaseException:
+                await asyncio.gather(*deliveries, return_exceptions=True)
                 await _abort(producer)
                 raise
         except _FENCED as error:
@@ -342,18 +352,23 @@ class CollectionStage:
         return True
 
     async def _restart(self, task: Task) -> None:
-        """The task from scratch: a new producer (aborting whatever is open), the ledger read
-        back, the inputs from their committed offsets; one input per transaction for a while."""
-        inputs = set(task.inputs)
+        """The task from scratch: dropped now, adopted again by the loop (a new producer, which
+        aborts whatever is open, the ledger read back, the inputs from their committed offsets)
+        only while the group still gives it to this instance; one input per transaction for a
+        while. Never after being fenced: the new owner would be fenced in turn."""
+        inputs = set(task.inputs) & self.consumer.assignment()
         await self._drop(task)
         await asyncio.sleep(0.5)
-        await self._adopt(task.partition, inputs)
-        self.tasks[task.partition].one_at_a_time = BATCH_INPUTS
+        if inputs:
+            self._pending[task.partition] = inputs
+            self._careful.add(task.partition)
 
     # ------------------------------------------------------------ rebalancing
 
     async def _adopt(self, partition: int, inputs: set[TopicPartition]) -> None:
         """Take a task over: fence its previous owner, read its ledger back, seek its inputs."""
+        if not inputs <= self.consumer.assignment():
+            return  # taken away since: the next rebalance says who has it
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.group_id}-{partition}",
@@ -371,17 +386,26 @@ class CollectionStage:
             max_record_bytes=self.max_record_bytes,
         )
         started = time.monotonic()
-        offers = await read_ledger(self.bootstrap, partition, processor)
         task = Task(partition, producer, processor, inputs)
-        for tp in sorted(inputs):
-            committed = await self.consumer.committed(tp)
-            if committed is None:
-                committed = (await self.consumer.beginning_offsets([tp]))[tp]
-            task.committed[tp] = committed
-            task.buffers[tp] = deque()
-            self.consumer.seek(tp, committed)
+        try:
+            offers = await read_ledger(self.bootstrap, partition, processor)
+            for tp in sorted(inputs):
+                # Never committed: from offset 0, which the consumer's `earliest` reset moves to
+                # the log's start if records were deleted (asking for the start can stall for
+                # seconds on a topic created a moment ago).
+                committed = await self.consumer.committed(tp) or 0
+                task.committed[tp] = committed
+                task.buffers[tp] = deque()
+                self.consumer.seek(tp, committed)
+        except IllegalStateError:  # unassigned meanwhile: the next rebalance says who has it
+            await producer.stop()
+            return
+        if partition in self._careful:
+            self._careful.discard(partition)
+            task.one_at_a_time = BATCH_INPUTS
         self.tasks[partition] = task
-        self.consumer.resume(*inputs)
+        if inputs <= self.consumer.assignment():
+            self.consumer.resume(*inputs)
         log.info(
             "task %d: %d offers read back in %.2f s; %d inputs",
             partition,
@@ -494,12 +518,15 @@ def _inbound(record: ConsumerRecord) -> Inbound:
 
 
 async def _abort(producer: AIOKafkaProducer) -> None:
+    """Abort the open transaction; if even that fails the producer is unusable, and the task is
+    started again with a new one (which aborts the transaction on the broker)."""
     try:
         await producer.abort_transaction()
     except _FENCED:
         raise
-    except KafkaError as error:  # the transaction may have failed on the broker already
-        log.debug("abort: %r", error)
+    except Exception as error:  # aiokafka also asserts on a transaction in a fatal state
+        log.warning("abort failed (%r); the task will be started again", error)
+        raise KafkaError(f"abort failed: {error!r}") from error
 
 
 def _positions(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
