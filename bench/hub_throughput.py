@@ -262,7 +262,7 @@ async def through_hub(bootstrap: str, home: Path, database_url: str, total: int)
         raise SystemExit("the worker stopped before it was ready")
     watcher = asyncio.create_task(_milestones(worker, total, marks))
     try:
-        await wait_until_stored(worker, total, within=max(300.0, total / 20))
+        await wait_until_stored(worker.settings, worker.app_id, within=max(300.0, total / 20))
         stored = time.perf_counter()
     finally:
         watcher.cancel()

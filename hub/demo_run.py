@@ -1,10 +1,11 @@
 """The demo end to end: registry applied, generated offers published, the hub judging and storing.
 
 Used by `sitn demo run` (what `make run` shows) and by the end-to-end tests. The steps: apply the
-shipped Normandy registry to `sitn.registry`; start the worker in-process; publish the CDTs'
-creations of the generated offers through the `Publisher`, wait until the hub has judged them, then
-publish the follow-up changes (some built to be rejected by the principle, a convention or the
-charte); wait until the store has caught up with everything the hub emitted.
+shipped Normandy registry to `sitn.registry`; publish the CDTs' creations of the generated offers
+through the `Publisher` to the hub's stages (running in their own processes, or in one
+`hub.worker.Worker`), wait until the collection stage has committed every contributor topic to its
+end and the store holds what it emitted, then publish the follow-up changes (some built to be
+rejected by the principle, a convention or the charte) and wait again.
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
 from hub.core.registry import Registry
 from hub.core.territory import Territory
 from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
 from hub.registry.topic import apply_registry
-from hub.topics import REGIONAL_CHANGES, REJECTIONS, contributor_topic_spec, hub_topics
-from hub.worker import Worker
+from hub.settings import Settings
+from hub.stages.groups import DEFAULT_PREFIX, group_of
+from hub.store.sql import SqlStore
+from hub.topics import (
+    CONTRIB_PREFIX,
+    REGIONAL_CHANGES,
+    REJECTIONS,
+    contributor_topic_spec,
+    hub_topics,
+)
 from producers.demo import DemoChange, as_change, creations, generate_changes, generate_offers
 from producers.publisher import Publisher, PublishReport
 
@@ -83,43 +95,50 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, 
         await consumer.stop()
 
 
-async def wait_until_stored(worker: Worker, judged_at_least: int, within: float = 300.0) -> None:
-    """Wait until the hub judged that many contributions and the store holds all it emitted."""
-    if worker.collection is None or worker.projector is None:
-        raise RuntimeError("the worker is not running yet")
+async def caught_up(settings: Settings, prefix: str = DEFAULT_PREFIX) -> bool:
+    """Whether the collection stage committed every contributor topic to its end and the store
+    holds everything the stage emitted (both counting transaction markers)."""
+    bootstrap = settings.bootstrap_servers
+    contributors = await contributor_topics(bootstrap)
+    ends = await end_offsets(bootstrap, contributors) if contributors else {}
+    done = await committed_offsets(bootstrap, group_of("collection", prefix))
+    if any(done.get(key, 0) < end for key, end in ends.items()):
+        return False
+    outputs = await end_offsets(bootstrap, [REGIONAL_CHANGES, REJECTIONS])
+    store = SqlStore(settings.database_url)
+    try:
+        positions = await asyncio.to_thread(store.positions)
+    finally:
+        await asyncio.to_thread(store.close)
+    return all(positions.get(key, 0) >= end for key, end in outputs.items())
+
+
+async def wait_until_stored(
+    settings: Settings, prefix: str = DEFAULT_PREFIX, within: float = 300.0
+) -> None:
+    """Wait until the hub has judged everything published and stored all it emitted."""
     deadline = time.monotonic() + within
-    bootstrap = worker.settings.bootstrap_servers
     while time.monotonic() < deadline:
-        if worker.stop is not None and worker.stop.is_set():
-            raise RuntimeError(f"the worker stopped before catching up: {worker.summary()}")
-        tally = worker.collection.totals()
-        judged = (
-            tally.accepted
-            + tally.partially_rejected
-            + tally.rejected
-            + tally.no_effect
-            + tally.dead_lettered
-            + tally.customer_records
-        )
-        if judged >= judged_at_least:
-            ends = await end_offsets(bootstrap, [REGIONAL_CHANGES, REJECTIONS])
-            positions = await asyncio.to_thread(worker.projector.store.positions)
-            if all(positions.get(key, 0) >= end for key, end in ends.items()):
-                return
+        if await caught_up(settings, prefix):
+            return
         await asyncio.sleep(0.3)
-    raise TimeoutError(f"the hub did not catch up within {within:g}s: {worker.summary()}")
+    raise TimeoutError(
+        f"the hub did not catch up within {within:g}s; `sitn status` shows each stage's lag"
+    )
 
 
 async def run_demo(
-    worker: Worker,
+    settings: Settings,
     plan: DemoPlan,
     registry: Registry,
     territory: Territory,
     *,
     say: Say,
+    prefix: str = DEFAULT_PREFIX,
 ) -> DemoOutcome:
-    """Publish the demo through a running `worker` and wait until it is stored."""
-    bootstrap = worker.settings.bootstrap_servers
+    """Publish the demo to the hub running on `settings` (its stages' groups named by `prefix`)
+    and wait until it is judged and stored."""
+    bootstrap = settings.bootstrap_servers
     offers = generate_offers(plan.offers, plan.seed, territory.values())
     created = creations(offers)
     changes = generate_changes(
@@ -129,13 +148,13 @@ async def run_demo(
     outcome.expected_rejections.update(
         c.expected_rejection.value for _, c in changes if c.expected_rejection is not None
     )
-    state_dir = worker.settings.home / "publisher"
+    state_dir = settings.home / "publisher"
     say(f"publishing {len(created)} offers created by the five CDTs ...")
     await publish_stream(bootstrap, state_dir, created, territory, outcome)
-    await wait_until_stored(worker, outcome.published)
+    await wait_until_stored(settings, prefix)
     say(f"publishing {len(changes)} follow-up changes by CDTs, OTs, federators and the CRT ...")
     await publish_stream(bootstrap, state_dir, changes, territory, outcome)
-    await wait_until_stored(worker, outcome.published)
+    await wait_until_stored(settings, prefix)
     return outcome
 
 
@@ -147,3 +166,25 @@ async def prepare(bootstrap: str, registry: Registry) -> int:
     )
     changes = await apply_registry(bootstrap, registry)
     return len(changes.events)
+
+
+async def contributor_topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-demo")
+    await admin.start()
+    try:
+        return sorted(t for t in await admin.list_topics() if t.startswith(CONTRIB_PREFIX))
+    finally:
+        await admin.close()
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """What `group` committed, per partition (nothing while its coordinator is not up)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-demo")
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError:
+        return {}
+    finally:
+        await admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}

@@ -26,6 +26,7 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_KAFKA_HEAP": "maximum Java heap of the local broker (default 512m)",
     "SITN_COLLECTION_DEADLINE": "seconds a contribution to an offer not created yet waits for "
     "the creation before it is refused offer.unknown (default 604800: 7 days)",
+    "SITN_LOG_LEVEL": "level of the stages' logs: DEBUG, INFO (default), WARNING or ERROR",
     "SITN_OPERATOR_KEY": "key operators enter to open the dashboard (default: one kept in "
     "SITN_HOME/operator-key)",
 }

@@ -101,7 +101,12 @@ async def demo(kafka_bootstrap: str, tmp_path: Path) -> tuple[Settings, DemoOutc
     task = await started(worker)
     try:
         outcome = await run_demo(
-            worker, PLAN, registry, load_normandy_territory(), say=lambda _: None
+            worker.settings,
+            PLAN,
+            registry,
+            load_normandy_territory(),
+            say=lambda _: None,
+            prefix=worker.app_id,
         )
     finally:
         await stopped(worker, task)
@@ -158,7 +163,7 @@ async def test_a_restarted_worker_redelivered_everything_changes_nothing(
     task = await started(worker)
     try:
         ends = await end_offsets(kafka_bootstrap, [REGIONAL_CHANGES])
-        await wait_until_stored(worker, outcome.published)
+        await wait_until_stored(worker.settings, worker.app_id)
         assert worker.collection is not None
         assert worker.collection.totals().accepted == 0, "redelivered contributions have no effect"
         assert await end_offsets(kafka_bootstrap, [REGIONAL_CHANGES]) == ends

@@ -89,7 +89,9 @@ async def _run_demo_live(bootstrap: str, home: Path, url: str) -> None:
         await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()
-        await run_demo(worker, PLAN, registry, territory, say=lambda _: None)
+        await run_demo(
+            worker.settings, PLAN, registry, territory, say=lambda _: None, prefix=worker.app_id
+        )
         # run_demo waits for changes and rejections; the customer record must be stored too.
         assert worker.projector is not None
         ends = await end_offsets(bootstrap, PROJECTED_TOPICS)

@@ -63,7 +63,14 @@ async def test_the_worker_notifies_a_diffusers_webhook_of_every_feed_entry_in_or
         # The worker has migrated the store; the webhook takes the feed from its first entry.
         await asyncio.to_thread(hooks.set_webhook, DEMO_DIFFUSER, receiver.url, secret, 0)
 
-        await run_demo(worker, PLAN, registry, load_normandy_territory(), say=lambda _: None)
+        await run_demo(
+            worker.settings,
+            PLAN,
+            registry,
+            load_normandy_territory(),
+            say=lambda _: None,
+            prefix=worker.app_id,
+        )
         ends = await end_offsets(kafka_bootstrap, [REGIONAL_CHANGES])
 
         async def diffused() -> bool:

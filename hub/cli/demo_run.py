@@ -1,7 +1,8 @@
 """`sitn demo run`: the whole path on the demo data, then where to look (what `make run` shows).
 
-Applies the shipped Normandy registry, starts the hub in-process on the embedded defaults (local
-broker, SQLite store under SITN_HOME), publishes generated offers and changes as the CDTs, OTs,
+Applies the shipped Normandy registry, starts every stage of the hub as a supervised child process
+(what `sitn worker` does) on the embedded defaults (local broker, SQLite store under SITN_HOME),
+publishes generated offers and changes as the CDTs, OTs,
 federators and the CRT would (some built to be rejected), waits until everything is judged and
 stored, prints a summary, and with `--keep-running` goes on serving until Ctrl-C. Running it again
 does not publish the same demo twice: a marker under SITN_HOME remembers what was published.
@@ -32,9 +33,10 @@ from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
+from hub.stages.roots import STAGES, prepare_stages
+from hub.stages.supervisor import Supervisor
 from hub.store.sql import SqlStore
 from hub.webhooks import SqlWebhookStore
-from hub.worker import Worker
 
 MARKER = "demo-published.json"
 
@@ -78,18 +80,18 @@ async def _run(config: Settings, plan: DemoPlan, keep_running: bool, port: int |
     territory = load_normandy_territory()
     changed = await prepare(config.bootstrap_servers, registry)
     err.print(f"registry applied to sitn.registry: {changed} entries published")
-    worker = Worker(config)
-    worker.stop = asyncio.Event()
-    ready = asyncio.Event()
-    task = asyncio.create_task(worker.run(on_ready=lambda _: ready.set()))
-    await _ready_or_failed(task, ready)
+    stop = asyncio.Event()
+    await prepare_stages(config)
+    quiet = Supervisor(list(STAGES), environment={"SITN_LOG_LEVEL": "WARNING"})
+    stages = asyncio.create_task(quiet.run(stop), name="stages")
+    err.print(f"stages started as child processes: {', '.join(STAGES)}")
     marker = config.home / MARKER
     wanted = json.dumps(plan.__dict__, sort_keys=True)
     try:
         if marker.exists() and marker.read_text() == wanted:
             err.print("the demo data was already published (same plan); showing the store")
         else:
-            outcome = await run_demo(worker, plan, registry, territory, say=err.print)
+            outcome = await run_demo(config, plan, registry, territory, say=err.print)
             marker.write_text(wanted)
             err.print(
                 f"published {outcome.published} contributions; the publishers refused "
@@ -98,18 +100,18 @@ async def _run(config: Settings, plan: DemoPlan, keep_running: bool, port: int |
         summarise(config)
         api: asyncio.Task[None] | None = None
         if port is not None:
-            api = await serve_feeds(config, port, worker.stop)
+            api = await serve_feeds(config, port, stop)
         if keep_running:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, worker.stop.set)
+                loop.add_signal_handler(sig, stop.set)
             out.print("\nThe hub keeps running (Ctrl-C to stop).")
-            await worker.stop.wait()
+            await stop.wait()
         if api is not None:
             await api
     finally:
-        worker.stop.set()
-        await task
+        stop.set()
+        await stages
 
 
 DEMO_DIFFUSER = "site-crt-normandie"
@@ -173,15 +175,6 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         markup=False,
     )
     return task
-
-
-async def _ready_or_failed(task: asyncio.Task[None], ready: asyncio.Event) -> None:
-    waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        waiter.cancel()
-        task.result()
-        raise RuntimeError("the hub stopped while starting")
 
 
 def summarise(config: Settings) -> None:

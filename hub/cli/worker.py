@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import Annotated
 
@@ -12,19 +13,23 @@ import typer
 from hub.cli.console import err, fail, settings
 from hub.settings import Settings
 from hub.stages.groups import DEFAULT_PREFIX
-from hub.stages.roots import STAGES
+from hub.stages.roots import STAGES, prepare_stages
 from hub.stages.supervisor import Supervisor
 
 
 def configure_logging() -> None:
+    level = os.environ.get("SITN_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
-        level=logging.INFO,
+        level=level if level in logging.getLevelNamesMapping() else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    # The libraries' INFO lines describe their internals (rebalances, fetchers), not the hub.
-    for chatty in ("faust", "mode", "aiokafka", "kafka", "alembic"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    # The libraries' lines describe their internals (rebalances, a coordinator not up yet on a
+    # new broker, fetchers), not the hub: what matters reaches the stages as errors they log.
+    quiet = logging.DEBUG if level == "DEBUG" else logging.CRITICAL
+    for chatty in ("faust", "mode", "aiokafka", "kafka"):
+        logging.getLogger(chatty).setLevel(quiet)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick is for debugging, not for an operator's screen.
     logging.getLogger("sitn.scheduler").setLevel(logging.WARNING)
 
@@ -47,7 +52,7 @@ def worker(
             f"SITN Hub: stages {', '.join(STAGES)} on Kafka {config.bootstrap_servers}, store "
             f"{config.database_url} (Ctrl-C to stop)"
         )
-        asyncio.run(_supervise())
+        asyncio.run(_supervise(config))
         return
     if stage not in STAGES:
         fail(f"--stage {stage!r} is not a stage of the hub; use one of {', '.join(STAGES)}")
@@ -62,8 +67,9 @@ async def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _supervise() -> None:
+async def _supervise(config: Settings) -> None:
     stop = await _stop_on_signals()
+    await prepare_stages(config)
     await Supervisor(list(STAGES)).run(stop)
     logging.getLogger("sitn.supervisor").info("every stage stopped")
 

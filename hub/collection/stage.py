@@ -210,7 +210,7 @@ class CollectionStage:
             if not taken and not outputs:
                 task.processor.commit()
                 return
-            await self._commit(task, _positions(taken), outputs)
+            await self._commit(task, await self._consumed(task, taken), outputs)
         except Fenced as fenced:
             log.warning("task %d: %s; handing it over", task.partition, fenced)
             await self._drop(task)
@@ -258,6 +258,19 @@ class CollectionStage:
             outputs += processor.expire(now, self.deadline_ms)
         task.one_at_a_time = max(task.one_at_a_time - len(taken), 0)
         return taken, outputs
+
+    async def _consumed(self, task: Task, taken: list[ConsumerRecord]) -> dict[TopicPartition, int]:
+        """Where each partition taken from is consumed to: its next buffered record, or, when
+        the buffer is empty, the consumer's position, past any transaction marker, so that a
+        stage that has judged everything has committed its inputs' end offsets."""
+        positions = _positions(taken)
+        for tp in positions:
+            buffer = task.buffers.get(tp)
+            if buffer:
+                positions[tp] = buffer[0].offset
+            elif tp in self.consumer.assignment():
+                positions[tp] = max(positions[tp], await self.consumer.position(tp))
+        return positions
 
     async def _next_input(self, task: Task) -> TopicPartition | None:
         """The input with the earliest head record, unless a topic that may hold an earlier one

@@ -25,7 +25,7 @@ from hub.store_projector import StoreProjector
 from hub.topics import contributor_topic_spec, hub_topics
 from hub.webhooks import SqlWebhookStore, WebhookDispatcher
 
-__all__ = ["STAGES", "StageRoot", "following_registry"]
+__all__ = ["STAGES", "StageRoot", "following_registry", "prepare_stages"]
 
 StageRoot = Callable[[Settings, asyncio.Event, str], Awaitable[None]]
 
@@ -44,6 +44,17 @@ async def following_registry(
         task.result()
         raise RuntimeError("the registry follower stopped before it was ready")
     return follower, task
+
+
+async def prepare_stages(settings: Settings) -> None:
+    """What the stages share, made once before they start side by side: the hub's topics and
+    the database's schema (concurrent migrations of one SQLite file would lock each other)."""
+    await ensure_topics(settings.bootstrap_servers, hub_topics())
+    store = SqlStore(settings.database_url)
+    try:
+        await asyncio.to_thread(store.migrate)
+    finally:
+        await asyncio.to_thread(store.close)
 
 
 async def _alongside(work: Awaitable[None], follow: asyncio.Task[None]) -> None:

@@ -41,6 +41,7 @@ class Child:
 class Supervisor:
     stages: Sequence[str]
     grace: float = 20.0
+    environment: dict[str, str] = field(default_factory=dict)  # added to this process's own
     children: dict[str, Child] = field(default_factory=dict)
 
     def command(self, stage: str) -> list[str]:
@@ -63,7 +64,9 @@ class Supervisor:
     async def _keep(self, child: Child, stop: asyncio.Event) -> None:
         while not stop.is_set():
             child.process = await asyncio.create_subprocess_exec(
-                *self.command(child.stage), env=dict(os.environ), start_new_session=True
+                *self.command(child.stage),
+                env={**os.environ, **self.environment},
+                start_new_session=True,
             )
             child.started = time.monotonic()
             log.info("stage %s started (pid %d)", child.stage, child.process.pid)
