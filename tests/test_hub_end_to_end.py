@@ -154,7 +154,7 @@ async def test_the_demo_flows_from_publishers_through_the_hub_into_sqlite_and_po
 async def test_a_restarted_worker_redelivered_everything_changes_nothing(
     demo: tuple[Settings, DemoOutcome], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    settings, outcome = demo
+    settings, _ = demo
     live = SqlStore(settings.database_url)
     before = live.digest()
     live.close()

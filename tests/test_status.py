@@ -50,6 +50,7 @@ from hub.operations.status import (
 )
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
+from hub.stages.groups import group_of
 from hub.store import InMemoryStore
 from hub.store_projector import PROJECTED_TOPICS
 from hub.topics import DEADLETTER, REGIONAL_CHANGES, contrib_topic
@@ -141,14 +142,15 @@ async def regional_changes_since(bootstrap: str, since: datetime) -> int:
 async def build_stack(bootstrap: str, home: Path) -> Stack:
     await prepare(bootstrap, load_normandy_registry())
     settings = settings_for(bootstrap, home)
-    group = f"sitn-hub-status-{uuid.uuid4().hex[:8]}"
+    prefix = f"sitn-hub-status-{uuid.uuid4().hex[:8]}"
+    group = group_of("collection", prefix)
     started_at = datetime.now(UTC)
     offers = [f"HOTNOR014V-st-{uuid.uuid4().hex[:12]}" for _ in range(ACCEPTED + REFUSED)]
     contributions = [
         creation(offer_id, DEAUVILLE if n < ACCEPTED else EVREUX, started_at)
         for n, offer_id in enumerate(offers)
     ]
-    async with running_worker(settings, group) as worker:
+    async with running_worker(settings, prefix) as worker:
         producer = make_producer(bootstrap)
         await producer.start()
         try:

@@ -14,7 +14,8 @@ Where each figure comes from:
 - **deliveries** per diffuser: its feed's last entry, and its webhook's cursor and state;
 - **store counts** by offer type, department and status;
 - **throughput**: records appended to `sitn.regional.changes` in the last minutes, by their
-  Kafka timestamps (`offsets_for_times`, nothing is read).
+  Kafka timestamps (`offsets_for_times`), less the transaction markers between them (the window
+  is read, up to 20,000 records, then extrapolated).
 
 A broker that does not answer does not fail the call: the Kafka figures are then empty or None
 and `problems` says what could not be gathered, so the store's figures are still shown.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -385,9 +386,10 @@ async def _read_kafka(
         regional = [tp for tp in partitions if tp.topic == REGIONAL_CHANGES]
         since_ms = int(since.timestamp() * 1000)
         found = await consumer.offsets_for_times(dict.fromkeys(regional, since_ms))
+        window = {tp: at.offset for tp, at in found.items() if at is not None}
+        recent = await _records_in(consumer, window, ends)
     finally:
         await consumer.stop()
-    recent = sum(ends[tp] - at.offset for tp, at in found.items() if at is not None)
     letters = sum(ends[tp] - starts[tp] for tp in partitions if tp.topic == DEADLETTER)
     marks = await read_redrive_marks(bootstrap) if REDRIVES in topics else {}
     registry = await read_registry_topic(bootstrap) if REGISTRY in topics else None
@@ -399,6 +401,43 @@ async def _read_kafka(
         recent_changes=recent,
         diffusers=tuple(sorted(registry.registry.diffusers)) if registry else (),
     )
+
+
+# Records read at most to count a window's data records; past it, the count is extrapolated
+# from the share of data records among the offsets read (the rest are transaction markers).
+_COUNTED: Final = 20_000
+
+
+async def _records_in(
+    consumer: AIOKafkaConsumer,
+    starts: Mapping[TopicPartition, int],
+    ends: Mapping[TopicPartition, int],
+) -> int:
+    """The data records between `starts` and `ends`: offsets less transaction markers."""
+    todo = {tp: start for tp, start in starts.items() if start < ends[tp]}
+    offsets = sum(ends[tp] - start for tp, start in todo.items())
+    if not todo:
+        return 0
+    for tp, start in todo.items():
+        consumer.seek(tp, start)
+    records = 0
+    read = 0
+    remaining = set(todo)
+    while remaining and read < _COUNTED:
+        batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5_000)
+        for tp, found in batch.items():
+            records += sum(1 for r in found if r.offset < ends[tp])
+        for tp in sorted(remaining):
+            if await consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+        read = 0
+        for tp in todo:
+            read += min(await consumer.position(tp), ends[tp]) - todo[tp]
+        if not batch:
+            break
+    if remaining and read:
+        return round(records * offsets / read)
+    return records
 
 
 def _topics_of(positions: Mapping[tuple[str, int], int]) -> tuple[str, ...]:

@@ -253,17 +253,19 @@ async def rebuild(
         writing: asyncio.Future[None] | None = None
         try:
             while remaining and (stop_after is None or progress.records < stop_after):
-                batch = await _gather(consumer, remaining, ends, batch_records)
+                batch, finished = await _gather(consumer, remaining, ends, batch_records)
                 if writing is not None:
                     await asyncio.shield(writing)
                     _report(on_progress, progress)
                     if stop_after is not None and progress.records >= stop_after:
                         break  # the gathered batch is dropped: the next run reads it again
                 writing = None
-                if batch:
+                if batch or finished:
                     # The next batch is fetched while this one is decoded and written.
                     writing = asyncio.ensure_future(
-                        asyncio.to_thread(_write, store, batch, streams, progress, reached, starts)
+                        asyncio.to_thread(
+                            _write, store, batch, finished, streams, progress, reached, starts
+                        )
                     )
             if writing is not None:
                 await asyncio.shield(writing)
@@ -277,8 +279,8 @@ async def rebuild(
             raise
     finally:
         await consumer.stop()
-    finished = all(reached.get((tp.topic, tp.partition), 0) >= ends[tp] for tp in todo)
-    return RebuildOutcome(finished, started_from, reached, progress, tuple(truncated))
+    complete = all(reached.get((tp.topic, tp.partition), 0) >= ends[tp] for tp in todo)
+    return RebuildOutcome(complete, started_from, reached, progress, tuple(truncated))
 
 
 def _report(on_progress: Callable[[Progress], None] | None, progress: Progress) -> None:
@@ -330,9 +332,11 @@ async def _gather(
     remaining: set[TopicPartition],
     ends: Mapping[TopicPartition, int],
     batch_records: int,
-) -> Batch:
-    """Up to `batch_records` records below their partition's end; drops finished partitions."""
+) -> tuple[Batch, dict[tuple[str, int], int]]:
+    """Up to `batch_records` records below their partition's end, and the partitions read to
+    their end (consumed up to it, past any transaction marker), which are dropped."""
     batch: Batch = {}
+    finished: dict[tuple[str, int], int] = {}
     count = 0
     while remaining and count < batch_records:
         fetched = await consumer.getmany(
@@ -348,38 +352,50 @@ async def _gather(
             if await consumer.position(tp) >= ends[tp]:
                 remaining.discard(tp)
                 consumer.pause(tp)
+                finished[(tp.topic, tp.partition)] = ends[tp]
         if not fetched and batch:
             break  # nothing more right now: write what there is
-    return batch
+    return batch, finished
 
 
 def _write(
     store: RegionalStore,
     batch: Batch,
+    finished: Mapping[tuple[str, int], int],
     streams: Streams,
     progress: Progress,
     reached: dict[tuple[str, int], int],
     starts: Mapping[TopicPartition, int],
 ) -> None:
     """Decodes and writes one batch, one transaction per topic (rows with their positions)."""
-    if positions := next_positions(batch, streams.regional_changes):
+    if positions := _positions(batch, finished, streams.regional_changes):
         records = records_of(batch, streams.regional_changes)
         changes = _decoded(records, decode_regional_change, progress)
         _timed(progress, lambda: store.apply(changes, positions))
         progress.changes += len(changes)
         _advance(progress, reached, positions, starts)
-    if positions := next_positions(batch, streams.rejections):
+    if positions := _positions(batch, finished, streams.rejections):
         records = records_of(batch, streams.rejections)
         rejections = [stored(r) for r in _decoded(records, decode_rejection, progress)]
         _timed(progress, lambda: store.record_rejections(rejections, positions))
         progress.rejections += len(rejections)
         _advance(progress, reached, positions, starts)
-    if positions := next_positions(batch, streams.customer_data):
+    if positions := _positions(batch, finished, streams.customer_data):
         records = records_of(batch, streams.customer_data)
         customers: list[CustomerRecord] = _decoded(records, decode_customer_record, progress)
         _timed(progress, lambda: store.record_customer_data(customers, positions))
         progress.customer_records += len(customers)
         _advance(progress, reached, positions, starts)
+
+
+def _positions(
+    batch: Batch, finished: Mapping[tuple[str, int], int], topic: str
+) -> dict[tuple[str, int], int]:
+    """Where `topic`'s partitions are consumed to after `batch`: past its last records, or to
+    the end for a partition read to its end."""
+    positions = next_positions(batch, topic)
+    positions.update({key: end for key, end in finished.items() if key[0] == topic})
+    return positions
 
 
 def _timed(progress: Progress, write: Callable[[], None]) -> None:

@@ -137,7 +137,7 @@ class SinkRunner(Generic[T]):
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, offset)
-            self._written[(tp.topic, tp.partition)] = offset if offset is not None else -1
+            self._written[(tp.topic, tp.partition)] = offset if offset is not None else 0
         if self.on_assigned is not None:
             await self.on_assigned(set(self.assigned), stored)
         consumer.resume(*wanted)
