@@ -3,7 +3,9 @@
 Lists play Kafka's part, nothing else is stood in for. `contribution_log` puts each contribution's
 encoded bytes on its contributor's topic `sitn.contrib.<org>` as an `Inbound` record (partition:
 a stable hash of the offer id modulo `OFFER_PARTITIONS`, offsets counting up per topic-partition);
-`OutputLog` appends what `CollectionProcessor.process` returns the same way (keyed by offer id);
+`OutputLog` appends what `CollectionProcessor.process` returns the same way (keyed by offer id),
+the ledger's records on `sitn.collection.state` included, so `restored_processor` restarts a
+processor from them as the collection stage does;
 `project` feeds an output log to a `RegionalStore` through the store projector's own decoders, one
 call per batch of a topic-partition with the position after it, as `hub.store_projector` does.
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from hub.codec import encode_contribution
-from hub.collection_processor import CollectionProcessor, Inbound, Outbound, Tally
+from hub.collection_processor import WAITING_HEADER, CollectionProcessor, Inbound, Outbound, Tally
 from hub.core.contribution import Contribution, FieldGroupsChanged, OfferDeleted
 from hub.core.offer import OfferFields, OfferType, Prices
 from hub.core.regional import RegionalChange
@@ -31,7 +33,13 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, RegionalStore, StoredRejection
 from hub.store_projector import stored
-from hub.topics import OFFER_PARTITIONS, REGIONAL_CHANGES, REJECTIONS, contrib_topic
+from hub.topics import (
+    COLLECTION_STATE,
+    OFFER_PARTITIONS,
+    REGIONAL_CHANGES,
+    REJECTIONS,
+    contrib_topic,
+)
 from hub.wire import decode_regional_change, decode_rejection
 from producers.demo import CRT, as_contribution, creations, generate_changes, generate_offers
 from producers.demo.offers import PRICED_TYPES, DemoOffer
@@ -144,6 +152,12 @@ class Produced:
     offset: int
     key: bytes
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def visible(outputs: Iterable[Outbound]) -> tuple[Outbound, ...]:
+    """What readers downstream see of some outputs: all but the ledger's own state records."""
+    return tuple(out for out in outputs if out.topic != COLLECTION_STATE)
 
 
 class OutputLog:
@@ -159,7 +173,9 @@ class OutputLog:
             partition = partition_of(out.key.decode())
             offset = self._ends.get((out.topic, partition), 0)
             self._ends[(out.topic, partition)] = offset + 1
-            self.records.append(Produced(out.topic, partition, offset, out.key, out.value))
+            self.records.append(
+                Produced(out.topic, partition, offset, out.key, out.value, out.headers)
+            )
 
     def values(self, topic: str) -> list[bytes]:
         """The values produced to `topic`, in the order they were produced."""
@@ -191,6 +207,18 @@ def regional_changes(log: OutputLog) -> list[RegionalChange]:
     return [
         decoded_change(r.value) for partition in log.partitions(REGIONAL_CHANGES) for r in partition
     ]
+
+
+def restored_processor(log: OutputLog) -> CollectionProcessor:
+    """A new processor restored from the log's `sitn.collection.state`, as a restarted stage."""
+    processor = new_processor()
+    for partition in log.partitions(COLLECTION_STATE):
+        for record in partition:
+            since = dict(record.headers).get(WAITING_HEADER)
+            processor.restore_entry(
+                record.key.decode(), record.value, None if since is None else int(since)
+            )
+    return processor
 
 
 def project(log: OutputLog, store: RegionalStore, batch_size: int = 40) -> None:

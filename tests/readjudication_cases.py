@@ -149,14 +149,24 @@ def as_record(inbound: Inbound) -> ContributionRecord:
 
 
 class WorkerRun:
-    """The contributions judged by a real processor with `judged_with`, as the worker would."""
+    """The contributions judged by a real processor with `judged_with`, as the collection stage
+    would; `deadline_after`: the index of the record after which the waiting deadline passes (the
+    contributions still waiting for their offer's creation are then refused `offer.unknown`)."""
 
-    def __init__(self, contributions: Sequence[Contribution], judged_with: Registry) -> None:
+    def __init__(
+        self,
+        contributions: Sequence[Contribution],
+        judged_with: Registry,
+        *,
+        deadline_after: int | None = None,
+    ) -> None:
         self.inbound = contribution_log(contributions)
         self.processor = CollectionProcessor(judged_with, load_normandy_territory())
         self.log = OutputLog()
-        for record in self.inbound:
+        for i, record in enumerate(self.inbound):
             self.log.append(self.processor.process(record))
+            if i == deadline_after:
+                self.log.append(self.processor.expire(record.timestamp_ms + 1, deadline_ms=1))
         self.records = [as_record(r) for r in self.inbound]
 
     @property

@@ -1,11 +1,14 @@
 """Properties of the collection path under Kafka's delivery: redelivery, interleaving, crashes.
 
 The real pipeline runs in-process (`tests.hub_pipeline`): encoded contributions on
-`sitn.contrib.<org>` topics → `CollectionProcessor.process` → the regional changes and rejections
-it emits, decoded → the regional store → `digest()`. Kafka delivers at least once, in order per
-topic-partition only, and the hub may stop anywhere; whatever the delivery, the regional history,
-the store and the contributors' feedback come out as if each record had been processed once, in
-order (DESIGN §4 rule 5, §6). The reference is the demo stream processed once by one processor.
+`sitn.contrib.<org>` topics → `CollectionProcessor.process` → the regional changes, rejections and
+ledger records it emits, decoded → the regional store → `digest()`. Kafka delivers in order per
+topic-partition only; the collection stage commits a batch's outputs, its ledger records and its
+offsets in one transaction, so a crash or an aborted batch leaves nothing of that batch anywhere and
+a restart resumes from the ledger and the offsets committed with it. Whatever the delivery, the
+regional history, the store and the contributors' feedback come out as if each record had been
+processed once, in order (docs/architecture.md, "Guarantees"). The reference is the demo stream
+processed once by one processor.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import functools
 import os
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.collection_processor import Outbound
 from hub.core.contribution import OfferDeleted
 from hub.store import InMemoryStore, RegionalStore, SqlStore, StoredRejection
-from hub.topics import REGIONAL_CHANGES, REJECTIONS
+from hub.topics import COLLECTION_STATE, REGIONAL_CHANGES, REJECTIONS
 from tests.hub_pipeline import (
     OutputLog,
     demo_contributions,
@@ -37,19 +37,15 @@ from tests.hub_pipeline import (
     project,
     reference_digest,
     reference_run,
-    regional_changes,
+    restored_processor,
     run,
+    visible,
 )
 
 PROPERTY = settings(max_examples=25, deadline=None)
-# At most this many records processed but not yet committed when the hub stops: a commit interval.
+# At most this many records in the batch a crash or an abort undoes: a transaction's size.
 UNCOMMITTED = 40
-UNCOMMITTED_PER_PARTITION = 10
 REPO = Path(__file__).resolve().parent.parent
-
-
-def changes_in(outputs: Sequence[Outbound]) -> list[Outbound]:
-    return [out for out in outputs if out.topic == REGIONAL_CHANGES]
 
 
 def all_rejections(store: RegionalStore) -> set[StoredRejection]:
@@ -98,10 +94,24 @@ def test_the_demo_stream_is_accepted_refused_and_partly_accepted_on_many_topics(
     assert any(len(orgs) > 1 for orgs in contributors.values())
 
 
+def partly_accepted() -> list[int]:
+    return [i for i, out in enumerate(reference_run().outputs) if len(visible(out)) > 1]
+
+
 def test_a_partial_acceptance_emits_its_rejection_before_its_change() -> None:
-    partial = [out for out in reference_run().outputs if len(out) > 1]
-    assert partial
-    assert all([o.topic for o in out] == [REJECTIONS, REGIONAL_CHANGES] for out in partial)
+    outputs = reference_run().outputs
+    assert partly_accepted()
+    for i in partly_accepted():
+        topics = [o.topic for o in outputs[i]]
+        assert topics == [REJECTIONS, REGIONAL_CHANGES, COLLECTION_STATE]
+
+
+def test_every_verdict_that_changes_an_offers_ledger_emits_its_new_entry_last() -> None:
+    for outputs in reference_run().outputs:
+        changed = any(o.topic in (REGIONAL_CHANGES, REJECTIONS) for o in outputs)
+        assert [o.topic for o in outputs].count(COLLECTION_STATE) == (1 if changed else 0)
+        if changed:
+            assert outputs[-1].topic == COLLECTION_STATE
 
 
 # ---------------------------------------------------------------- redelivery
@@ -114,12 +124,11 @@ def test_a_record_delivered_twice_in_a_row_is_judged_the_same_and_changes_nothin
     for i in range(len(records)):
         first, again = twice.outputs[2 * i], twice.outputs[2 * i + 1]
         assert first == reference.outputs[i]
-        if changes_in(first):
-            assert again == ()  # NoEffect: its change is in the state already
-        else:
-            assert again == first  # still rejected, with the very same bytes
-    assert twice.tally.no_effect == reference.tally.accepted + reference.tally.partially_rejected
+        # NoEffect: an accepted change is in the state already, a rejection in the ledger.
+        assert again == ()
+    assert twice.tally.no_effect == len(records)
     assert_same_store_as_the_reference(twice.log)
+    assert twice.log.records == reference.log.records
 
 
 @st.composite
@@ -151,9 +160,8 @@ def redeliveries(draw: st.DrawFn) -> list[int]:
 @PROPERTY
 @given(redeliveries())
 def test_redelivery_changes_neither_the_regional_history_nor_the_store(order: list[int]) -> None:
-    """A record delivered again emits no change, and its rejection again or nothing if stale.
-    (Rejections are not part of the rules' state: a refused contribution redelivered after its
-    offer's deletion would get `offer.unknown` instead; the demo stream deletes no such offer.)"""
+    """A record delivered again (a contributor's producer that retried and wrote it twice) emits
+    nothing: no second change, no second rejection, no ledger record."""
     records, reference = demo_records(), reference_run()
     redelivered = run(records[i] for i in order)
     seen: set[int] = set()
@@ -162,13 +170,9 @@ def test_redelivery_changes_neither_the_regional_history_nor_the_store(order: li
             assert outputs == reference.outputs[i]
             seen.add(i)
         else:
-            assert not changes_in(outputs)
-            # Nothing (stale now), or the rejection it had, byte for byte.
-            assert outputs in ((), reference.outputs[i])
-    log = redelivered.log
-    assert log.values(REGIONAL_CHANGES) == reference.log.values(REGIONAL_CHANGES)
-    assert set(log.values(REJECTIONS)) == set(reference.log.values(REJECTIONS))
-    assert_same_store_as_the_reference(log)
+            assert outputs == ()
+    assert redelivered.log.records == reference.log.records
+    assert_same_store_as_the_reference(redelivered.log)
 
 
 # ---------------------------------------------------------------- interleaving
@@ -198,12 +202,12 @@ def test_offers_interleaved_in_any_order_give_the_same_history_and_store(
 
 @dataclass(frozen=True)
 class Crash:
-    """The hub stops while producing the outputs of record `at`, `delivered` of them out; each
-    topic-partition had committed the position `committed` gives (unlisted: nothing)."""
+    """The stage stops while a transaction over records `committed`..`at` is open: the batches
+    before `committed` are committed with their outputs, ledger records and offsets; the open one
+    is aborted, so its outputs, however many were sent, are never read."""
 
+    committed: int
     at: int
-    delivered: int
-    committed: dict[tuple[str, int], int]
 
 
 @st.composite
@@ -212,61 +216,66 @@ def crashes(draw: st.DrawFn) -> Crash:
     # Half the time, a record with several outputs: where a crash can fall between two of them.
     several = [i for i, outputs in enumerate(reference.outputs) if len(outputs) > 1]
     at = draw(st.one_of(st.sampled_from(several), st.integers(0, len(records))))
-    delivered = draw(st.integers(0, len(reference.outputs[at]))) if at < len(records) else 0
-    consumed = Counter((r.topic, r.partition) for r in records[:at])
-    # Offsets are committed after the outcome is durable and only now and then: any recent
-    # position of each topic-partition may be its last commit.
-    committed = {
-        tp: consumed[tp] - draw(st.integers(0, min(consumed[tp], UNCOMMITTED_PER_PARTITION)))
-        for tp in sorted(consumed)
-    }
-    return Crash(at, delivered, committed)
+    committed = at - draw(st.integers(0, min(at, UNCOMMITTED)))
+    return Crash(committed, at)
 
 
 @PROPERTY
 @given(crashes())
-def test_a_restarted_hub_replays_to_the_same_history_and_store_and_loses_no_output(
+def test_a_restarted_stage_resumes_from_its_ledger_to_the_same_history_with_nothing_twice(
     crash: Crash,
 ) -> None:
     records, reference = demo_records(), reference_run()
-    lost_with_crash = reference.outputs[crash.at] if crash.at < len(records) else ()
-    log = OutputLog(out for outputs in reference.outputs[: crash.at] for out in outputs)
-    log.append(lost_with_crash[: crash.delivered])
+    # What a read_committed consumer sees after the crash: the committed batches' outputs only.
+    log = OutputLog(out for outputs in reference.outputs[: crash.committed] for out in outputs)
 
-    restarted = new_processor()
-    restarted.restore(regional_changes(log))
-    replayed = [
-        i
-        for i, r in enumerate(records)
-        if i >= crash.at or r.offset >= crash.committed.get((r.topic, r.partition), 0)
-    ]
-    after = run((records[i] for i in replayed), restarted, log)
+    restarted = restored_processor(log)
+    after = run(records[crash.committed :], restarted, log)
 
-    for i, outputs in zip(replayed, after.outputs, strict=True):
-        if i < crash.at:  # processed and delivered before the crash
-            assert not changes_in(outputs)
-            assert outputs in ((), reference.outputs[i])
-        elif i == crash.at:
-            if crash.delivered == 0:  # between decide and produce: the same outputs again
-                assert outputs == reference.outputs[i]
-            # Whatever was out before the crash and what the replay emits: nothing missing.
-            out_in_the_end = Counter([*lost_with_crash[: crash.delivered], *outputs])
-            assert out_in_the_end >= Counter(reference.outputs[i])
-        else:
-            assert outputs == reference.outputs[i]
-    assert log.values(REGIONAL_CHANGES) == reference.log.values(REGIONAL_CHANGES)
+    assert after.outputs == reference.outputs[crash.committed :]
+    assert log.records == reference.log.records
     assert_same_store_as_the_reference(log)
 
 
-def test_a_crash_between_a_partial_rejection_and_its_change_replays_both() -> None:
+@PROPERTY
+@given(crashes())
+def test_an_aborted_batch_is_rolled_back_and_judged_again_to_the_same_outputs(
+    crash: Crash,
+) -> None:
+    """A failed send aborts the transaction: the stage rolls its ledger back to the batch's start
+    and processes the same records again, as if the first attempt had never happened."""
     records, reference = demo_records(), reference_run()
-    partial = [i for i, outputs in enumerate(reference.outputs) if len(outputs) > 1]
-    assert partial
-    for at in partial:
+    processor = new_processor()
+    log = OutputLog()
+    run(records[: crash.committed], processor, log)
+    processor.begin()
+    run(records[crash.committed : crash.at + 1], processor)  # produced, then aborted
+    processor.rollback()
+    assert processor.tally == run(records[: crash.committed]).tally
+    processor.begin()
+    again = run(records[crash.committed :], processor, log)
+    processor.commit()
+    assert again.outputs == reference.outputs[crash.committed :]
+    assert log.records == reference.log.records
+
+
+def test_a_batch_aborted_between_a_partial_rejection_and_its_change_gives_both_again() -> None:
+    records, reference = demo_records(), reference_run()
+    assert partly_accepted()
+    for at in partly_accepted():
+        processor = new_processor()
+        run(records[:at], processor)
+        processor.begin()
+        processor.process(records[at])
+        processor.rollback()
+        assert tuple(processor.process(records[at])) == reference.outputs[at]
+
+
+def test_a_restart_from_the_ledger_judges_a_partial_acceptance_whole() -> None:
+    records, reference = demo_records(), reference_run()
+    for at in partly_accepted():
         log = OutputLog(out for outputs in reference.outputs[:at] for out in outputs)
-        log.append(reference.outputs[at][:1])  # the rejection out, the change not
-        restarted = new_processor()
-        restarted.restore(regional_changes(log))
+        restarted = restored_processor(log)
         assert tuple(restarted.process(records[at])) == reference.outputs[at]
 
 

@@ -344,12 +344,13 @@ def record(
 
 
 def test_contributions_are_judged_again_in_the_order_the_hub_gave_its_verdicts() -> None:
-    # The office's change was published after the board's creation but reached the hub first:
-    # it was refused (unknown offer). Judged in publication order it would now be accepted.
+    # The office's change was published after the board's creation but reached the hub first and
+    # waited for it past the deadline: it was refused (unknown offer). Judged in publication order
+    # it would now be accepted.
     stream = Stream()
     creation = created(stream)
     change = changed(stream, OT, contacts=OT_CONTACTS)
-    run = WorkerRun([change, creation], registry(BASE))
+    run = WorkerRun([change, creation], registry(BASE), deadline_after=0)
     assert run.current[OFFER].public.contacts == offer_fields().contacts
     published = [
         record(f"sitn.contrib.{CDT}", 0, 0, 1_000, creation),

@@ -276,7 +276,7 @@ async def test_a_rebuild_cancelled_mid_way_keeps_whole_batches_and_resumes(
                 store,
                 live.bootstrap,
                 live.snapshot.positions,
-                batch_records=SMALL_BATCH,
+                batch_records=SMALL_BATCH // 4,  # several batches are still to come at halfway
                 on_progress=watch,
             )
         )

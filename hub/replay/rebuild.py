@@ -186,23 +186,44 @@ async def _check_last_changes(
         for tp, offset in sorted(wanted.items()):
             if starts[tp] > offset:
                 continue  # past retention: nothing left to compare with
-            consumer.seek(tp, offset)
-            records = (await consumer.getmany(tp, timeout_ms=5000, max_records=1)).get(tp, [])
-            if not records or records[0].offset != offset:
-                continue  # a transaction marker, not a record: nothing to compare with
+            last = await _last_record_before(consumer, tp, offset + 1, starts[tp])
+            if last is None:
+                continue  # only transaction markers there: nothing to compare with
             try:
-                change = decode_regional_change(records[0].value)
+                change = decode_regional_change(last.value)
             except DecodeError:
                 continue  # skipped by the projector too
             held = await asyncio.to_thread(store.offer, change.offer_id)
             if held is None or held.version < change.version:
                 raise RebuildError(
                     f"it does not hold offer {change.offer_id} version {change.version} (event "
-                    f"{change.event_id}), which {tp.topic}[{tp.partition}]@{offset} says it "
+                    f"{change.event_id}), which {tp.topic}[{tp.partition}]@{last.offset} says it "
                     "rebuilt: it is not a rebuild of this hub's streams; give an empty database"
                 )
     finally:
         await consumer.stop()
+
+
+# Transactional producers put a commit marker after each transaction's records: the last data
+# record before a position is a few offsets back, never more than this many in practice.
+_MARKERS_WINDOW = 64
+
+
+async def _last_record_before(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, start: int
+) -> ConsumerRecord[bytes, bytes] | None:
+    """The last data record of `tp` before offset `end` (markers have offsets but no record)."""
+    consumer.seek(tp, max(start, end - _MARKERS_WINDOW))
+    last = None
+    while True:
+        batch = (await consumer.getmany(tp, timeout_ms=5000, max_records=_MARKERS_WINDOW)).get(
+            tp, []
+        )
+        before = [r for r in batch if r.offset < end]
+        if before:
+            last = before[-1]
+        if not batch or len(before) < len(batch) or await consumer.position(tp) >= end:
+            return last
 
 
 # ---------------------------------------------------------------- the run
