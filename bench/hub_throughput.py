@@ -11,11 +11,11 @@ and, in each round, on a broker whose hub topics are empty:
    beginning to their end offsets and decodes every value with `decode_contribution`;
 3. (b) hub: a `hub.worker.Worker` on a fresh store and a fresh consumer group, timed from the
    moment it is ready until `hub.demo_run.wait_until_stored` returns for all N + M records;
-   the time to the first judged record (faust joining its group) and to the last judged one
+   the time to the first judged record (the stages joining their groups) and to the last judged one
    (the rest is the store catching up) are shown beside it;
 4. (a) again, to show how much the raw rate moves within one round.
 
-A round's worker restores its state from `sitn.regional.changes`, so every round needs hub topics
+A round's stages restore their state from the hub's topics, so every round needs hub topics
 nobody wrote to: with the benchmark's own broker each round gets a fresh one; with
 KAFKA_BOOTSTRAP_SERVERS only one round runs, and the benchmark refuses topics that hold records.
 Rounds on SQLite come first, then one on PostgreSQL if `--postgres URL` names an empty database.

@@ -1,4 +1,4 @@
-"""Fans the regional history out to every diffuser's feed (DESIGN §5), exactly once in effect.
+"""Fans the regional history out to every diffuser's feed (architecture §5), exactly once in effect.
 
 Reads `sitn.regional.changes` and `sitn.diffusion.ticks` from the positions the feed store holds.
 Each change, and each tick (the scheduler saw the wall clock pass one of the offer's diffusion

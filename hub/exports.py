@@ -1,4 +1,4 @@
-"""File exports of a diffuser's current scope (DESIGN §9), for brochures and bulk loads.
+"""File exports of a diffuser's current scope (architecture §9), for brochures and bulk loads.
 
 `export_scope` writes what a diffuser is entitled to now: the upserts its feed currently holds
 (`FeedStore.snapshot`, pinned at the feed's head when the export starts), never a removed offer.

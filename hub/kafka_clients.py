@@ -1,9 +1,9 @@
 """aiokafka clients configured the way the hub's guarantees need them.
 
 aiokafka defaults to auto-committing offsets every few seconds and to a non-idempotent producer
-(DESIGN §8); both would break "an offset is committed only after the outcome is durable" and
+(architecture §8); both would break "an offset is committed only after the outcome is durable" and
 "nothing is half-sent", so every client the hub builds comes from here with both set explicitly.
-Our topics are created here too: faust only creates its own internal topics.
+Our topics are created here too, with the partition counts and configs `hub.topics` gives.
 """
 
 from __future__ import annotations

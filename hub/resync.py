@@ -1,4 +1,4 @@
-"""Resync of one diffuser (DESIGN §9): its whole current scope re-sent, on an operator's request.
+"""Resync of one diffuser (architecture §9): its whole current scope re-sent, on request.
 
 For onboarding, or after a new convention, an operator re-sends a diffuser everything it is
 entitled to at a time `at`: the scope is recomputed from the regional store's current offers

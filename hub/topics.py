@@ -1,8 +1,9 @@
 """The catalogue of topics the hub owns: names, partition counts and retention.
 
-Every offer-bearing topic is keyed by offer id (DESIGN §6) so one offer's events stay ordered;
-partition counts are fixed here once, because a faust table's source topic and its changelog must
-have the same count. Contributor topics are one per organisation: `sitn.contrib.<org>`.
+Every offer-bearing topic is keyed by offer id (architecture §6) so one offer's events stay ordered;
+partition counts are fixed here once, because one offer's records on every offer-keyed topic must
+meet in one partition number (one collection task). Contributor topics are one per organisation:
+`sitn.contrib.<org>`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Shared support for the collection stage's tests on a real broker.
 
 `publish` puts contributions on their contributors' topics keyed by offer id (Kafka's default
-partitioner) with the record timestamps given; `StageProcess` runs `sitn worker --stage
-collection` as a child process, as an operator would, so a test can kill -9 it or SIGSTOP it;
-`History` is what the stage produced, read back `read_committed`, with a digest that does not
-depend on the order partitions were read in.
+partitioner) with the record timestamps given; `StageProcess` runs `sitn worker --stage NAME`
+(collection by default) as a child process, as an operator would, so a test can kill -9 it or
+SIGSTOP it; `History` is what the stage produced, read back `read_committed`, with a digest that
+does not depend on the order partitions were read in.
 """
 
 from __future__ import annotations
@@ -119,13 +119,24 @@ async def caught_up(bootstrap: str, group: str) -> bool:
 
 
 class StageProcess:
-    """`sitn worker --stage collection` in a child process, logging to `log`."""
+    """`sitn worker --stage STAGE` in a child process, logging to `log`; its store is
+    `database_url` (default: SQLite under `home`)."""
 
-    def __init__(self, bootstrap: str, home: Path, *, deadline_s: float = 604_800) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        home: Path,
+        *,
+        stage: str = "collection",
+        database_url: str | None = None,
+        deadline_s: float = 604_800,
+    ) -> None:
         self.bootstrap = bootstrap
         self.home = home
+        self.stage = stage
+        self.database_url = database_url
         self.deadline_s = deadline_s
-        self.log = home / "collection.log"
+        self.log = home / f"{stage}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -135,10 +146,12 @@ class StageProcess:
             "SITN_HOME": str(self.home),
             "SITN_COLLECTION_DEADLINE": str(self.deadline_s),
         }
+        if self.database_url is not None:
+            env["SITN_DATABASE_URL"] = self.database_url
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "worker", "--stage", "collection"],
+                [sys.executable, "-m", "hub.cli", "worker", "--stage", self.stage],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""The collection rules (DESIGN §4), judged on the shipped Normandy registry.
+"""The collection rules (architecture §4), judged on the shipped Normandy registry.
 
 Each rule has its accept and its reject path. Offers are placed in real communes: Deauville
 (14220, department 14, covered by ot-deauville's convention), Bayeux (14047), Évreux (27229).

@@ -1,4 +1,4 @@
-"""The diffusion rules (DESIGN §5), judged on the shipped Normandy registry.
+"""The diffusion rules (architecture §5), judged on the shipped Normandy registry.
 
 Real diffusers of `hub/registry/normandy.toml`: the Calvados board's site (institutional, department
 14, six languages), calendrierdesfetes.fr (partner, events only, French), DATAtourisme (open data,

@@ -1,4 +1,4 @@
-"""The HTTP feed API: diffusers read their feeds, contributors their rejections (DESIGN §9).
+"""The HTTP feed API: diffusers read their feeds, contributors their rejections (architecture §9).
 
 `create_app(feeds, store)` builds the FastAPI application (see `hub.api.app`); `sitn api serve`
 runs it with uvicorn on the configured database.

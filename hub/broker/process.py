@@ -159,7 +159,7 @@ class LocalBroker:
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
-            # A single node: every internal topic must live with one replica (DESIGN §8).
+            # A single node: every internal topic must live with one replica (architecture §8).
             "offsets.topic.replication.factor": "1",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",

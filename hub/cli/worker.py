@@ -27,7 +27,7 @@ def configure_logging() -> None:
     # The libraries' lines describe their internals (rebalances, a coordinator not up yet on a
     # new broker, fetchers), not the hub: what matters reaches the stages as errors they log.
     quiet = logging.DEBUG if level == "DEBUG" else logging.CRITICAL
-    for chatty in ("faust", "mode", "aiokafka", "kafka"):
+    for chatty in ("aiokafka", "kafka"):
         logging.getLogger(chatty).setLevel(quiet)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick is for debugging, not for an operator's screen.

@@ -1,4 +1,4 @@
-"""The *charte de saisie* (DESIGN §4 rule 6): the shared data-entry rules, as pure validation.
+"""The *charte de saisie* (architecture §4 rule 6): the shared data-entry rules, as pure validation.
 
 `check_new_offer` judges the full content of an offer being created; `check_change` judges the
 groups a change sets (a change may leave a group untouched, never empty a required one). Both

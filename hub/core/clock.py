@@ -1,4 +1,4 @@
-"""Time-driven diffusion changes as events (DESIGN §5): the `Tick` record and the state around it.
+"""Time-driven diffusion changes as events (architecture §5): the `Tick` record and its state.
 
 A diffuser's view of an offer may change with no new regional change: a media's rights start or
 end, an event's last date passes, a diffusion convention or a concession starts or ends. No

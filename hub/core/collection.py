@@ -1,4 +1,4 @@
-"""The collection rules (DESIGN §4): `decide` judges one contribution, `evolve` folds the result.
+"""The collection rules (architecture §4): `decide` judges a contribution, `evolve` folds it in.
 
 `decide(state, contribution, context)` is a pure function of the offer's current state, the
 contribution and the registry in force at the contribution's own time; it returns a `Verdict`

@@ -1,4 +1,4 @@
-"""Diffusion (DESIGN §5): what each diffuser receives of the regional history.
+"""Diffusion (architecture §5): what each diffuser receives of the regional history.
 
 This module owns the records of a diffuser's feed. `DiffusionChange` is one entry of one
 diffuser's feed: a full upsert of the diffuser's view of an offer, or an explicit removal with its

@@ -1,4 +1,4 @@
-"""The diffusion rules (DESIGN §5): what each diffuser may see of an offer, and what its feed gets.
+"""The diffusion rules (architecture §5): what a diffuser may see of an offer, what its feed gets.
 
 Pure functions of one `RegionalChange` (the offer's full public state and provenance), the
 registry and a time `at` (the event's time or a scheduled tick, never the wall clock):

@@ -55,7 +55,7 @@ class FieldGroup(StrEnum):
     PRIVATE = "private"
 
 
-# The only group that is never diffused, whatever a convention says (DESIGN §4 rule 7).
+# The only group that is never diffused, whatever a convention says (architecture §4 rule 7).
 PRIVATE_GROUPS: tuple[FieldGroup, ...] = (FieldGroup.PRIVATE,)
 
 

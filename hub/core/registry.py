@@ -1,4 +1,4 @@
-"""The registry: who may contribute what, and who may receive what (DESIGN §3).
+"""The registry: who may contribute what, and who may receive what (architecture §3).
 
 Organisations, the consortium convention and its CRT exceptions, contribution conventions,
 concessions of rights and diffusers with their conventions are plain values with validity windows.
@@ -44,8 +44,8 @@ class Validity:
 
 ALWAYS = Validity()
 
-# What a diffusion convention may ask for (DESIGN §9): the hub's native JSON and a schema.org /
-# DATAtourisme-style JSON-LD.
+# What a diffusion convention may ask for (architecture §9): the hub's native JSON and a
+# schema.org / DATAtourisme-style JSON-LD.
 DIFFUSION_FORMATS: tuple[str, ...] = ("json", "jsonld")
 
 

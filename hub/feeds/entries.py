@@ -80,7 +80,7 @@ def check_entry(change: DiffusionChange, encoded: dict[int, str] | None = None) 
     if change.view.private is not None:
         raise FeedError(
             f"{where}: the view carries the private group, which is never diffused "
-            "(DESIGN §4 rule 7); the diffusion rules must leave it out"
+            "(architecture §4 rule 7); the diffusion rules must leave it out"
         )
     view_json = None if encoded is None else encoded.get(id(change.view))
     if view_json is None:

@@ -5,7 +5,7 @@ what `sitn status` prints, what `/metrics` exposes to Prometheus, and what the o
 dashboard shows. Its dataclasses and signature are a stable API: fields are only ever added.
 
 Where each figure comes from:
-- **lag**: per Kafka consumer group (the collection agent's, `sitn-hub` by default), the committed
+- **lag**: per Kafka consumer group (the stages', `sitn-collection` among them), the committed
   offsets against the partitions' end offsets, through the admin client; and, for the store and
   diffusion projectors, which keep their positions in the database with their rows, those stored
   positions against the end offsets of the topics they project;

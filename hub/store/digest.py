@@ -1,4 +1,4 @@
-"""The store's content digest: one sha256 over the public state of every offer (DESIGN §6).
+"""The store's content digest: one sha256 over the public state of every offer (architecture §6).
 
 Rebuilding the store from `sitn.regional.changes` must give the same content as the live store;
 operators compare `RegionalStore.digest()` of both. The digest covers, for every offer, its id,

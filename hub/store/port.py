@@ -1,4 +1,4 @@
-"""The regional store's port: what every implementation promises (DESIGN §6, §7).
+"""The regional store's port: what every implementation promises (architecture §6, §7).
 
 The store is the projection of `sitn.regional.changes` (plus the rejections and customer-data
 topics) that operators and the HTTP API read. `RegionalStore` is the one interface; the in-memory

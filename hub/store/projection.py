@@ -66,7 +66,7 @@ def project(change: RegionalChange) -> ProjectedChange:
     if change.public.private is not None:
         raise StoreError(
             f"{where}: the public state carries the private group; private data travels in "
-            "RegionalChange.private only (DESIGN §4 rule 7)"
+            "RegionalChange.private only (architecture §4 rule 7)"
         )
     if change.occurred_at.utcoffset() is None or any(
         p.occurred_at.utcoffset() is None for p in change.provenance

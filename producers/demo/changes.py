@@ -69,8 +69,8 @@ CRT_SHARE = 0.05
 
 
 class RuleFamily(StrEnum):
-    """The collection rule (DESIGN §4) an invalid demo contribution is built to trip; the hub's
-    rule ids are these values, or start with ``charte.`` for the charte."""
+    """The collection rule (architecture §4) an invalid demo contribution is built to trip; the
+    hub's rule ids are these values, or start with ``charte.`` for the charte."""
 
     PRINCIPLE = "principle"  # rule 2: a CDT contributes for offers of its own department
     CONVENTION = "convention"  # rule 4: an OT needs a convention covering every changed group
