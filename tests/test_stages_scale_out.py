@@ -2,8 +2,10 @@
 
 The same input (demo offers and follow-up changes, fixed record timestamps) runs twice, each on its
 own broker: once with one instance each of the collection, store and diffusion stages on SQLite,
-once with two of each on PostgreSQL, one of each killed with SIGKILL while the second wave is
-being judged. Both must end with the same regional history, store digest and feeds.
+once with two of each on PostgreSQL, one of each killed with SIGKILL in the middle of the second
+wave (after both instances of every stage hold partitions, and before the rest of the wave is
+published, so the survivors must take the killed ones' partitions over to finish). Both must end
+with the same regional history, store digest and feeds.
 """
 
 from __future__ import annotations
@@ -40,15 +42,18 @@ CHANGES = 150
 T0_MS = 1_780_000_000_000  # the input's record timestamps: the same in both runs
 
 
-def waves() -> tuple[list[tuple[int, Contribution]], list[tuple[int, Contribution]]]:
-    """The creations and half the changes, then the other half, each with its record time."""
+Timed = list[tuple[int, Contribution]]
+
+
+def waves() -> tuple[Timed, Timed, Timed]:
+    """The creations and half the changes, then two quarters, each with its record time."""
     registry, territory = load_normandy_registry(), load_normandy_territory()
     offers = generate_offers(OFFERS, 31, territory.values())
     changes = generate_changes(offers, CHANGES, 31, invalid_ratio=0.1, registry=registry)
     stream = [as_contribution(org, demo) for org, demo in [*creations(offers), *changes]]
     timed = [(T0_MS + 10 * i, c) for i, c in enumerate(stream)]
-    half = OFFERS + CHANGES // 2
-    return timed[:half], timed[half:]
+    half, three_quarters = OFFERS + CHANGES // 2, OFFERS + 3 * CHANGES // 4
+    return timed[:half], timed[half:three_quarters], timed[three_quarters:]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,16 @@ class Outcome:
     versions: dict[str, list[int]]
     store_digest: str
     feeds: dict[str, dict[str, list[DiffusionChange]]]  # diffuser -> offer -> its entries
+
+
+def holds_partitions(stage: StageProcess) -> bool:
+    """Whether the stage's last assignment, as its log says, gave it partitions."""
+    said = [
+        line
+        for line in stage.output().splitlines()
+        if " partition(s) assigned" in line or ("task " in line and "read back" in line)
+    ]
+    return bool(said) and " 0 partition(s) assigned" not in said[-1]
 
 
 async def everything_projected(bootstrap: str, database_url: str) -> bool:
@@ -99,18 +114,23 @@ def run_hub(home: Path, database_url: str, instances: int, kill_one_of_each: boo
             feeds.migrate()
         for stage in stages:
             stage.start()
-        first, second = waves()
+        first, second, third = waves()
         asyncio.run(publish(broker.bootstrap, first))
 
         async def projected() -> bool:
             return await everything_projected(broker.bootstrap, database_url)
 
         asyncio.run(wait_for(projected, 180, "the first wave through every stage"))
+
+        async def sharing() -> bool:
+            return all(holds_partitions(stage) for stage in stages)
+
+        asyncio.run(wait_for(sharing, 60, "every instance of every stage holding partitions"))
         asyncio.run(publish(broker.bootstrap, second))
         if kill_one_of_each:
-            time.sleep(1.0)  # the second wave is being judged and projected
             for stage in stages[::instances]:
                 stage.kill()
+        asyncio.run(publish(broker.bootstrap, third))
         asyncio.run(wait_for(projected, 240, "the second wave through every stage"))
         history = asyncio.run(read_history(broker.bootstrap))
         with SqlStore(database_url) as store:

@@ -208,6 +208,12 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         # Sought by the loop from the database's positions; paused until then.
+        log.info(
+            "%s: %d partition(s) assigned: %s",
+            self.runner.group_id,
+            len(assigned),
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)) or "none",
+        )
         self.runner.assigned = set(assigned)
         self.runner._seek = set(assigned)
         if assigned:
