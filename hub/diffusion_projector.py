@@ -11,8 +11,12 @@ last batch it wrote, and a redelivered change or tick meets feeds that already h
 (the store ignores them).
 
 Its per-offer state (each offer's latest change, when it was last evaluated, ticks that arrived
-before their change: `hub.core.clock.Timeline`) is derived from the two topics only: at start it
-is rebuilt by reading both from their beginning up to the stored positions. Within a batch the
+before their change: `hub.core.clock.Timeline`) is saved in the feed database, one row per offer
+(`FeedStore.timeline`), in the transaction that writes the entries and positions it goes with. On
+an assignment the rows of the assigned partitions are read back, the changes kept as bytes until a
+tick needs one: a restart reads one row per offer, not the history. A feed database that has
+positions but no rows (written before the rows existed) is restored once from both topics, up to
+the stored positions, and every offer's row is then saved. Within a batch the
 changes are taken before the ticks, so a batch read again gives the same entries; how ticks and
 changes that race are ordered is in `hub.core.clock`.
 
@@ -26,24 +30,34 @@ feeds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from aiokafka import TopicPartition
 
-from hub.core.clock import Evaluation, Tick, Timeline
+from hub.collection_processor import expected_partition
+from hub.core.clock import Evaluation, Kept, OfferTimeline, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.feed_views import FeedViews
-from hub.feeds.port import FeedStore
+from hub.feeds.port import FeedStore, TimelineRow
 from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
-from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
-from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick
+from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES
+from hub.wire import (
+    DecodeError,
+    RecordError,
+    decode_regional_change,
+    decode_tick,
+    encode_regional_change,
+    encode_tick,
+)
 
 log = logging.getLogger("sitn.diffusion")
 T = TypeVar("T")
@@ -53,6 +67,15 @@ DIFFUSED_TOPICS = (REGIONAL_CHANGES, DIFFUSION_TICKS)
 # Records per batch, hence per feed transaction: at a hundred diffusers a change makes tens of
 # entries, and a short transaction keeps both the latency and the other writers' waits short.
 BATCH_RECORDS: Final = 500
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A batch of both topics, decoded, with the changes' bytes by offer id."""
+
+    changes: list[RegionalChange]
+    ticks: list[Tick]
+    raw: dict[str, bytes]
 
 
 @dataclass
@@ -68,8 +91,10 @@ def diffuse(
     changes: Sequence[RegionalChange | Evaluation],
     positions: dict[tuple[str, int], int],
     views: FeedViews | None = None,
+    timeline: Sequence[TimelineRow] = (),
 ) -> list[DiffusionChange]:
-    """Fan `changes` out and append the entries with `positions` (blocking: run it in a thread).
+    """Fan `changes` out and append the entries with `positions` and the `timeline` rows
+    (blocking: run it in a thread).
 
     A change is projected at its own time, an `Evaluation` at its `at`. What each diffuser last
     received of the batch's offers is read once for the batch (through `views`, the projector's
@@ -99,7 +124,7 @@ def diffuse(
             else:
                 known[(entry.diffuser_id, entry.offer_id)] = view
         entries += emitted
-    views.stored(feeds.append(entries, positions))
+    views.stored(feeds.append(entries, positions, timeline))
     return entries
 
 
@@ -123,13 +148,54 @@ def diffuse_batch(
     ticks: Sequence[Tick],
     positions: dict[tuple[str, int], int],
     views: FeedViews | None = None,
+    raw: Mapping[str, bytes] | None = None,
 ) -> list[DiffusionChange]:
-    """One batch of both topics into the feeds, with `positions`, in one transaction (blocking).
+    """One batch of both topics into the feeds, with `positions` and the timeline rows of the
+    offers it touched, in one transaction (blocking). `raw`: the batch's changes as read, by
+    offer id (their latest), so a row stores the record's bytes instead of encoding them again.
 
     `timeline` moves on even if the append fails: the caller then stops, and a restart rebuilds
-    it from the topics up to the positions stored.
+    it from the rows stored.
     """
-    return diffuse(feeds, registry, evaluations(timeline, changes, ticks), positions, views)
+    found = evaluations(timeline, changes, ticks)
+    rows = timeline_rows(timeline.touched(), raw or {})
+    return diffuse(feeds, registry, found, positions, views, rows)
+
+
+def timeline_rows(parts: Sequence[OfferTimeline], raw: Mapping[str, bytes]) -> list[TimelineRow]:
+    """The rows that save `parts` (a change kept as bytes stays as stored: None)."""
+    rows: list[TimelineRow] = []
+    for part in parts:
+        latest = part.latest
+        change: bytes | None = None
+        if isinstance(latest, RegionalChange):
+            change = raw.get(part.offer_id) or encode_regional_change(latest)
+        rows.append(
+            TimelineRow(
+                part.offer_id,
+                expected_partition(part.offer_id.encode(), OFFER_PARTITIONS),
+                0 if latest is None else latest.version,
+                change,
+                part.evaluated_at,
+                tuple(encode_tick(tick) for tick in part.waiting),
+            )
+        )
+    return rows
+
+
+def timeline_parts(rows: Sequence[TimelineRow]) -> list[OfferTimeline]:
+    """The saved rows as the timeline takes them back (each change decoded when first needed)."""
+    return [
+        OfferTimeline(
+            row.offer_id,
+            None
+            if row.change is None
+            else Kept(row.version, functools.partial(decode_regional_change, row.change)),
+            row.evaluated_at,
+            tuple(decode_tick(t) for t in row.waiting),
+        )
+        for row in rows
+    ]
 
 
 class DiffusionProjector:
@@ -149,7 +215,7 @@ class DiffusionProjector:
         self.tally = DiffusionTally()
         self.timeline = Timeline()
         self.views = FeedViews()
-        self.runner: SinkRunner[tuple[list[RegionalChange], list[Tick]]] = SinkRunner(
+        self.runner: SinkRunner[Decoded] = SinkRunner(
             bootstrap,
             group_id=group_id,
             topics=DIFFUSED_TOPICS,
@@ -166,36 +232,66 @@ class DiffusionProjector:
     async def restore(
         self, assigned: set[TopicPartition], positions: Mapping[tuple[str, int], int]
     ) -> None:
-        """The timeline of the assigned partitions as it was after the last batch written (both
-        topics read up to the feeds' positions)."""
+        """The timeline of the assigned partitions as it was after the last batch written: the
+        feeds' rows, or once, for a database without them, both topics up to its positions."""
+        started = time.monotonic()
+        partitions = sorted({tp.partition for tp in assigned})
         mine = {(tp.topic, tp.partition) for tp in assigned}
         upto = {key: offset for key, offset in positions.items() if key in mine}
+        self.timeline = Timeline()
+        self.views = FeedViews()
+        rows = await asyncio.to_thread(self.feeds.timeline, partitions)
+        if rows or not any(upto.values()):
+            self.timeline.restore_parts(await asyncio.to_thread(timeline_parts, rows))
+            log.info(
+                "diffusion: timeline of %d partitions restored from %d offers' rows in %.2f s "
+                "(%d ticks waiting)",
+                len(assigned),
+                len(rows),
+                time.monotonic() - started,
+                len(self.timeline.waiting()),
+            )
+            return
         changes = await read_prefix(
             self.bootstrap, REGIONAL_CHANGES, decode_regional_change, upto=upto
         )
         ticks = await read_prefix(self.bootstrap, DIFFUSION_TICKS, decode_tick, upto=upto)
-        self.timeline = Timeline()
-        self.views = FeedViews()
-        await asyncio.to_thread(self.timeline.restore, changes.values, ticks.values)
-        log.info(
-            "diffusion: timeline of %d partitions restored from %d changes and %d ticks "
-            "(%d ticks waiting)",
+        saved = await asyncio.to_thread(self._restore_from_topics, changes.values, ticks.values)
+        log.warning(
+            "diffusion: timeline of %d partitions read from %d changes and %d ticks (a feed "
+            "database without timeline rows); %d offers' rows saved for next time",
             len(assigned),
             len(changes.values),
             len(ticks.values),
-            len(self.timeline.waiting()),
+            saved,
         )
 
-    def prepare(self, batch: Batch) -> tuple[tuple[list[RegionalChange], list[Tick]], list[Poison]]:
-        poison: list[Poison] = []
-        changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change, poison)
-        ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick, poison)
-        return (changes, ticks), poison
+    def _restore_from_topics(self, changes: list[RegionalChange], ticks: list[Tick]) -> int:
+        """The timeline from both topics' prefixes, then every offer's row saved (blocking)."""
+        self.timeline.restore(changes, ticks)
+        offers = sorted({c.offer_id for c in changes} | {t.offer_id for t in ticks})
+        rows = timeline_rows([self.timeline.part(o) for o in offers], {})
+        self.feeds.append([], {}, rows)
+        return len(rows)
 
-    def write(self, decoded: tuple[list[RegionalChange], list[Tick]], positions: Positions) -> None:
-        changes, ticks = decoded
+    def prepare(self, batch: Batch) -> tuple[Decoded, list[Poison]]:
+        poison: list[Poison] = []
+        raw: dict[str, bytes] = {}
+        changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change, poison, raw)
+        ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick, poison)
+        return Decoded(changes, ticks, raw), poison
+
+    def write(self, decoded: Decoded, positions: Positions) -> None:
+        changes, ticks = decoded.changes, decoded.ticks
         entries = diffuse_batch(
-            self.feeds, self.registry(), self.timeline, changes, ticks, positions, self.views
+            self.feeds,
+            self.registry(),
+            self.timeline,
+            changes,
+            ticks,
+            positions,
+            self.views,
+            decoded.raw,
         )
         self.tally.changes += len(changes)
         self.tally.ticks += len(ticks)
@@ -203,13 +299,21 @@ class DiffusionProjector:
 
 
 def _decoded(
-    batch: Batch, topic: str, decode: Callable[[bytes | None], T], poison: list[Poison]
+    batch: Batch,
+    topic: str,
+    decode: Callable[[bytes | None], T],
+    poison: list[Poison],
+    raw: dict[str, bytes] | None = None,
 ) -> list[T]:
+    """The topic's records of `batch`, decoded; with `raw`, each record's bytes by its key
+    (the last one of a key wins: the offer's latest change of the batch)."""
     values: list[T] = []
     for tp in sorted(tp for tp in batch if tp.topic == topic):
         for record in batch[tp]:
             try:
                 values.append(decode(record.value))
+                if raw is not None and record.key is not None and record.value is not None:
+                    raw[record.key.decode()] = record.value
             except (DecodeError, RecordError) as error:
                 reason = error.message if isinstance(error, DecodeError) else str(error)
                 poison.append(Poison(record, f"diffusion cannot take it: {reason}", "invalid"))

@@ -9,8 +9,13 @@ publishes a `Tick` at that boundary on `sitn.diffusion.ticks` (idempotent produc
 keyed by offer id), then looks for the next boundary. The diffusion projector turns each tick
 into feed entries dated at the boundary, so a replay of both topics reproduces them.
 
-Restarts: the state is rebuilt at start from the two topics (the latest change and the latest
-tick of each offer), so a restart neither loses a tick (a boundary passed while the hub was down
+Restarts: the state is rebuilt at start from the collection stage's ledger, the compacted
+`sitn.collection.state` (one record per offer: its latest change, written in the transaction that
+wrote the change), and the ticks topic (the latest tick of each offer): in proportion to the
+offers, not the history. The end offsets of `sitn.regional.changes` are taken first and followed
+from there; a change read twice (in the ledger and after those offsets) is taken once. A history
+with no ledger beside it (a hub older than the ledger, until the collection stage seeds it) is read
+whole instead. So a restart neither loses a tick (a boundary passed while the hub was down
 is ticked at start, at its own instant) nor sends one again. A tick sent twice all the same (a
 publish that failed after the broker had it) is harmless: same offer, version and instant, so the
 projector evaluates nothing new, and a feed ignores an entry it already holds.
@@ -35,9 +40,16 @@ from hub.core.clock import Tick, TickSchedule
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.kafka_clients import make_producer
-from hub.topic_reader import read_prefix
-from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES
-from hub.wire import DecodeError, RecordError, decode_regional_change, decode_tick, encode_tick
+from hub.topic_reader import Prefix, read_prefix
+from hub.topics import COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
+from hub.wire import (
+    DecodeError,
+    RecordError,
+    decode_offer_entry,
+    decode_regional_change,
+    decode_tick,
+    encode_tick,
+)
 
 log = logging.getLogger("sitn.scheduler")
 
@@ -67,11 +79,13 @@ class Scheduler:
         poll_seconds: float = 1.0,
         changes_topic: str = REGIONAL_CHANGES,
         ticks_topic: str = DIFFUSION_TICKS,
+        state_topic: str = COLLECTION_STATE,
         group_id: str = "sitn-scheduler",
     ) -> None:
         self.bootstrap = bootstrap
         self.changes_topic = changes_topic  # the topics are named here so tests can isolate them
         self.ticks_topic = ticks_topic
+        self.state_topic = state_topic
         self.registry = registry
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -130,18 +144,30 @@ class Scheduler:
             await producer.stop()
 
     async def _restore_assigned(self, consumer: AIOKafkaConsumer) -> None:
-        """The schedule of the assigned partitions, from both topics up to their ends now."""
+        """The schedule of the assigned partitions, from the ledger and the ticks (module
+        docstring); the changes are followed from their end offsets taken before the ledger."""
         assigned, self._assigned = self._assigned or set(), None
         partitions = {tp.partition for tp in assigned}
         ends = await consumer.end_offsets(sorted(assigned)) if assigned else {}
         upto = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-        changes = await read_prefix(
+        ledger = await read_prefix(
             self.bootstrap,
-            self.changes_topic,
-            decode_regional_change,
-            upto=upto,
+            self.state_topic,
+            latest_change,
+            upto={(self.state_topic, p): 2**62 for p in partitions},
             client_id=self.group_id,
         )
+        changes = Prefix([c for c in ledger.values if c is not None], ledger.positions)
+        source = "offers in the ledger"
+        if not ledger.values and any(upto.values()):
+            changes = await read_prefix(
+                self.bootstrap,
+                self.changes_topic,
+                decode_regional_change,
+                upto=upto,
+                client_id=self.group_id,
+            )
+            source = "changes (no ledger yet)"
         tick_ends = await read_prefix(
             self.bootstrap,
             self.ticks_topic,
@@ -155,9 +181,10 @@ class Scheduler:
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
         log.info(
-            "scheduler: %d partitions; %d changes and %d ticks read back",
+            "scheduler: %d partitions; %d %s and %d ticks read back",
             len(assigned),
             len(changes.values),
+            source,
             len(tick_ends.values),
         )
         self.ready.set()
@@ -192,6 +219,11 @@ class Scheduler:
                     "regional change %d@%d skipped: %s", record.partition, record.offset, error
                 )
         self.observe(changes)
+
+
+def latest_change(value: bytes | None) -> RegionalChange | None:
+    """The latest change an offer's ledger record holds (None: a tombstone, or not created)."""
+    return None if value is None else decode_offer_entry(value).latest
 
 
 class _Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -51,6 +51,17 @@ async def publish(bootstrap: str, timed: Iterable[tuple[int, Contribution]]) -> 
         await producer.stop()
 
 
+async def produce(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]]) -> None:
+    """Each (topic, key, value) as is, with Kafka's default partitioner."""
+    producer = make_producer(bootstrap, client_id="test-producer")
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=key) for topic, key, value in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
 @dataclass(frozen=True)
 class History:
     """What the collection stage produced: the regional history and the rejections."""

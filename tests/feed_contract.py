@@ -8,6 +8,7 @@ PostgreSQL). Nothing here knows which implementation runs.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import PrivateBlock
 from hub.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
+from hub.feeds.port import TimelineRow
 from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, in_paris_time, removal, upsert
 from tests.regional_changes import T0, public_fields
 
@@ -316,6 +318,52 @@ class FeedStoreContract:
             feeds.append([upsert("HOT-1", 1)], {(TOPIC, 0): -1})
 
         assert feeds.head(DIFFUSER) == 0
+
+    # ------------------------------------------------------------ the diffusion timeline
+
+    def test_timeline_rows_are_written_with_the_batch_and_read_back_by_partition(
+        self, feeds: FeedStore
+    ) -> None:
+        first = TimelineRow("HOT-1", 2, 1, b"change-1", T0, ())
+        other = TimelineRow("RES-2", 5, 3, b"change-3", T0, (b"tick",))
+        feeds.append([upsert("HOT-1", 1)], {(TOPIC, 2): 1}, [first, other])
+
+        assert feeds.timeline([2]) == [first]
+        assert feeds.timeline([2, 5]) == [first, other]
+        assert feeds.timeline([0, 1]) == []
+
+    def test_a_row_without_its_change_moves_only_the_evaluation_and_the_waiting_ticks(
+        self, feeds: FeedStore
+    ) -> None:
+        feeds.append([], {}, [TimelineRow("HOT-1", 2, 1, b"change-1", T0, (b"tick",))])
+        later = T0 + timedelta(days=3)
+        feeds.append([], {}, [TimelineRow("HOT-1", 2, 1, None, later, ())])
+
+        assert feeds.timeline([2]) == [TimelineRow("HOT-1", 2, 1, b"change-1", later, ())]
+
+    def test_ticks_may_wait_in_a_row_before_any_change_and_the_change_then_fills_it(
+        self, feeds: FeedStore
+    ) -> None:
+        feeds.append([], {}, [TimelineRow("HOT-1", 2, 0, None, None, (b"tick-v2",))])
+        assert feeds.timeline([2]) == [TimelineRow("HOT-1", 2, 0, None, None, (b"tick-v2",))]
+        whole = TimelineRow("HOT-1", 2, 2, b"change-2", T0, ())
+        feeds.append([], {}, [whole])
+        assert feeds.timeline([2]) == [whole]
+
+    def test_a_refused_batch_writes_no_timeline_row(self, feeds: FeedStore) -> None:
+        with pytest.raises(FeedError, match="no row yet"):
+            feeds.append(
+                [upsert("HOT-1", 1)], {(TOPIC, 2): 1}, [TimelineRow("HOT-1", 2, 1, None, T0, ())]
+            )
+        with pytest.raises(FeedError):
+            feeds.append(
+                [upsert("HOT-1", 1)],
+                {(TOPIC, 2): -1},
+                [TimelineRow("HOT-1", 2, 1, b"change-1", T0, ())],
+            )
+        assert feeds.timeline([2]) == []
+        assert feeds.positions() == {}
+        assert changes_of(feeds) == []
 
     # ------------------------------------------------------------ API keys
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.collection_processor import CollectionProcessor
 from hub.core.contribution import Contribution, FieldGroupsChanged, OfferCreated, OfferDeleted
 from hub.core.offer import Media, OfferFields, OfferType, PriceLine, Prices
 from hub.core.registry import Organisation, OrgKind
@@ -23,18 +24,20 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.stages.groups import COLLECTION_GROUP
 from hub.topic_reader import read_prefix
-from hub.topics import COLLECTION_STATE
+from hub.topics import COLLECTION_STATE, REGIONAL_CHANGES
 from hub.wire import decode_offer_entry
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
 from tests.collection_support import (
     History,
     StageProcess,
     caught_up,
+    produce,
     publish,
     read_history,
     wait_for,
 )
 from tests.conftest import make_test_broker
+from tests.hub_pipeline import contribution_log
 from tests.test_collection_rules import contribution, offer_fields
 
 pytestmark = pytest.mark.kafka
@@ -276,3 +279,36 @@ def test_a_contributor_registered_while_the_stage_runs_is_judged_within_ten_seco
         assert time.monotonic() - started <= 10
     finally:
         stage.stop()
+
+
+# ---------------------------------------------------------------- a history older than the ledger
+
+
+def test_a_history_written_before_the_ledger_existed_seeds_it_once(
+    fresh_kafka: str, tmp_path: Path
+) -> None:
+    # What a hub of the single-process era left: regional changes and no sitn.collection.state.
+    offers = [f"HOTNOR014V9300{i:02d}" for i in range(12)]
+    judged = CollectionProcessor(load_normandy_registry(), load_normandy_territory())
+    old = [
+        out
+        for record in contribution_log(contribution_for(o, 1) for o in offers)
+        for out in judged.process(record)
+        if out.topic == REGIONAL_CHANGES
+    ]
+    asyncio.run(produce(fresh_kafka, [(REGIONAL_CHANGES, out.key, out.value) for out in old]))
+    stage = StageProcess(fresh_kafka, tmp_path / "hub")
+    stage.start()
+    try:
+        follow_ups = [(now_ms() + i, small_change(o, 2)) for i, o in enumerate(offers)]
+        asyncio.run(publish(fresh_kafka, follow_ups))
+        asyncio.run(wait_for(lambda: caught_up(fresh_kafka, COLLECTION_GROUP), 90, "judging"))
+        history = asyncio.run(read_history(fresh_kafka))
+        ledger = asyncio.run(read_prefix(fresh_kafka, COLLECTION_STATE, decode_offer_entry))
+    finally:
+        stage.stop()
+    assert not history.rejections, "the old history's offers are known"
+    assert {o: history.versions()[o] for o in offers} == {o: [1, 2] for o in offers}
+    latest = {entry.offer_id: entry.latest for entry in ledger.values}
+    assert {o: v.version if v else None for o, v in latest.items()} == dict.fromkeys(offers, 2)
+    assert "ledger seeded from 12 regional changes of 12 offers" in stage.output()

@@ -9,19 +9,19 @@ by sleeping; the projector writes into an `InMemoryFeedStore`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from hub.codec import DecodeError
-from hub.core.clock import Evaluation, Tick, TickSchedule, Timeline
+from hub.core.clock import Evaluation, Kept, Tick, TickSchedule, Timeline
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import next_boundary
 from hub.core.offer import OfferFields
 from hub.core.regional import OfferStatus, RegionalChange
-from hub.diffusion_projector import diffuse, diffuse_batch
+from hub.diffusion_projector import diffuse, diffuse_batch, timeline_parts
 from hub.feeds.memory import InMemoryFeedStore
 from hub.feeds.port import FeedEntry
 from hub.scheduler import Scheduler
@@ -381,3 +381,72 @@ def interleavings(
         for index in range(size):
             merged.append(pending_changes.pop(0) if index in places else pending_ticks.pop(0))
         yield merged
+
+
+# ---------------------------------------------------------------- restarting from the saved rows
+
+
+def restored(feeds: InMemoryFeedStore) -> Timeline:
+    """A restarted projector's timeline: the feed store's rows, as `DiffusionProjector.restore`."""
+    timeline = Timeline()
+    timeline.restore_parts(timeline_parts(feeds.timeline(range(OFFER_PARTITIONS))))
+    return timeline
+
+
+def test_each_batch_saves_the_rows_of_the_offers_it_touched_and_only_those() -> None:
+    feeds = InMemoryFeedStore()
+    timeline = Timeline()
+    diffuse_batch(feeds, registry(), timeline, [offer(), festival()], [], {("c", 0): 2})
+    assert [row.offer_id for row in feeds.timeline(range(OFFER_PARTITIONS))] == sorted(
+        [offer().offer_id, festival().offer_id]
+    )
+    assert timeline.touched() == [], "the batch took them"
+    diffuse_batch(feeds, registry(), timeline, [], [tick(offer(), END_OF_SUMMER)], {("t", 0): 1})
+    (row,) = [r for r in feeds.timeline(range(OFFER_PARTITIONS)) if r.offer_id == offer().offer_id]
+    assert (row.version, row.evaluated_at) == (1, END_OF_SUMMER)
+
+
+def test_a_projector_restarted_from_its_rows_goes_on_as_one_that_never_stopped() -> None:
+    v2 = offer(version=2, occurred_at=datetime(2026, 9, 1, tzinfo=UTC), name="Les Planches")
+    before = ([offer(), festival()], [tick(v2, END_OF_SUMMER)])  # a tick waiting for v2
+    after = ([v2], [tick(festival(), AFTER_FESTIVAL), tick(offer(), END_OF_SUMMER)])
+    steady, stopped = InMemoryFeedStore(), InMemoryFeedStore()
+    for feeds, restart in ((steady, False), (stopped, True)):
+        timeline = Timeline()
+        diffuse_batch(feeds, registry(), timeline, before[0], before[1], {("c", 0): 1})
+        if restart:
+            timeline = restored(feeds)
+            assert timeline.waiting() == [tick(v2, END_OF_SUMMER)]
+        diffuse_batch(feeds, registry(), timeline, after[0], [], {("c", 0): 2})
+        diffuse_batch(feeds, registry(), timeline, [], after[1], {("t", 0): 2})
+    assert every_feed(stopped) == every_feed(steady)
+    assert any(e.occurred_at == AFTER_FESTIVAL for e in entries_of(stopped))
+
+
+def test_a_restored_timeline_decodes_a_change_only_when_a_tick_needs_it() -> None:
+    feeds = InMemoryFeedStore()
+    diffuse_batch(feeds, registry(), Timeline(), [offer(), festival()], [], {("c", 0): 2})
+    loads: list[str] = []
+    timeline = Timeline()
+    parts = timeline_parts(feeds.timeline(range(OFFER_PARTITIONS)))
+    timeline.restore_parts(
+        replace(p, latest=Kept(p.latest.version, counted(p.latest.load, p.offer_id, loads)))
+        if isinstance(p.latest, Kept)
+        else p
+        for p in parts
+    )
+    assert timeline.change(offer(version=1)) == [], "a redelivery, known by its version alone"
+    assert loads == []
+    (evaluation,) = [e for e in [timeline.tick(tick(festival(), AFTER_FESTIVAL))] if e]
+    assert loads == [festival().offer_id]
+    assert evaluation.change == festival()
+
+
+def counted(
+    load: Callable[[], RegionalChange], offer_id: str, loads: list[str]
+) -> Callable[[], RegionalChange]:
+    def counting() -> RegionalChange:
+        loads.append(offer_id)
+        return load()
+
+    return counting

@@ -1,19 +1,23 @@
 """The diffusion scheduler on the real broker, with a fake clock: ticks reach the tick topic once.
 
-Each test uses its own pair of topics (regional changes, ticks) so that its ticks reach no other
-test's projector; the scheduler takes the topic names for that reason.
+Each test uses its own topics (regional changes, the collection ledger, ticks) so that its ticks
+reach no other test's projector; the scheduler takes the topic names for that reason. A change is
+published as the collection stage does: on the history and, as the offer's ledger entry, on the
+state topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
 from hub.codec import encode_record
 from hub.core.clock import Tick
+from hub.core.ledger import OfferEntry
 from hub.core.regional import RegionalChange
 from hub.kafka_clients import (
     TopicSpec,
@@ -25,7 +29,7 @@ from hub.kafka_clients import (
 from hub.scheduler import Scheduler
 from hub.topic_reader import read_prefix
 from hub.topics import OFFER_PARTITIONS
-from hub.wire import decode_regional_change, decode_tick
+from hub.wire import decode_regional_change, decode_tick, encode_offer_entry
 from tests.timed_offers import END_OF_SUMMER, SUMMER_PHOTO, FakeClock, offer, registry
 
 pytestmark = pytest.mark.kafka
@@ -33,24 +37,54 @@ pytestmark = pytest.mark.kafka
 WAIT_SECONDS = 60  # a bound on waiting for the broker, not a performance assertion
 
 
-async def fresh_topics(bootstrap: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Topics:
+    changes: str
+    state: str
+    ticks: str
+
+
+async def fresh_topics(bootstrap: str) -> Topics:
     suffix = os.urandom(4).hex()
-    changes, ticks = f"test.regional.{suffix}", f"test.ticks.{suffix}"
+    topics = Topics(f"test.regional.{suffix}", f"test.state.{suffix}", f"test.ticks.{suffix}")
     await ensure_topics(
         bootstrap,
-        [TopicSpec(changes, partitions=OFFER_PARTITIONS), TopicSpec(ticks, OFFER_PARTITIONS)],
+        [
+            TopicSpec(topics.changes, partitions=OFFER_PARTITIONS),
+            TopicSpec(topics.state, partitions=OFFER_PARTITIONS),
+            TopicSpec(topics.ticks, OFFER_PARTITIONS),
+        ],
     )
-    return changes, ticks
+    return topics
 
 
-async def publish(bootstrap: str, topic: str, change: RegionalChange) -> None:
+async def publish(
+    bootstrap: str, topics: Topics, change: RegionalChange, *, history: bool = True
+) -> None:
+    """`change` on the history (unless `history` is False) and as its offer's ledger entry."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
-        value = encode_record("RegionalChange", change)
-        await producer.send_and_wait(topic, key=change.offer_id.encode(), value=value)
+        key = change.offer_id.encode()
+        if history:
+            value = encode_record("RegionalChange", change)
+            await producer.send_and_wait(topics.changes, key=key, value=value)
+        entry = encode_offer_entry(OfferEntry(change.offer_id, change))
+        await producer.send_and_wait(topics.state, key=key, value=entry)
     finally:
         await producer.stop()
+
+
+def scheduler_on(bootstrap: str, topics: Topics, clock: FakeClock) -> Scheduler:
+    return Scheduler(
+        bootstrap,
+        registry,
+        clock,
+        poll_seconds=0.1,
+        changes_topic=topics.changes,
+        ticks_topic=topics.ticks,
+        state_topic=topics.state,
+    )
 
 
 async def first_ticks(
@@ -84,26 +118,19 @@ async def stopped(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
 async def test_the_scheduler_ticks_a_change_it_follows_once_the_clock_passes_its_boundary(
     kafka_bootstrap: str,
 ) -> None:
-    changes_topic, ticks_topic = await fresh_topics(kafka_bootstrap)
+    topics = await fresh_topics(kafka_bootstrap)
     change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
     clock = FakeClock(END_OF_SUMMER - timedelta(days=10))
-    scheduler = Scheduler(
-        kafka_bootstrap,
-        registry,
-        clock,
-        poll_seconds=0.1,
-        changes_topic=changes_topic,
-        ticks_topic=ticks_topic,
-    )
+    scheduler = scheduler_on(kafka_bootstrap, topics, clock)
     stop = asyncio.Event()
     running = asyncio.create_task(scheduler.run(stop))
     try:
         async with asyncio.timeout(WAIT_SECONDS):
             await scheduler.ready.wait()
         # Published after the scheduler read the topic back: it arrives through the live loop.
-        await publish(kafka_bootstrap, changes_topic, change)
+        await publish(kafka_bootstrap, topics, change)
         clock.now = END_OF_SUMMER + timedelta(minutes=5)
-        (sent,) = await first_ticks(kafka_bootstrap, ticks_topic, 1, running)
+        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
     finally:
         await stopped(stop, running)
     assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
@@ -113,32 +140,61 @@ async def test_the_scheduler_ticks_a_change_it_follows_once_the_clock_passes_its
 async def test_a_restarted_scheduler_ticks_what_passed_while_down_and_nothing_twice(
     kafka_bootstrap: str,
 ) -> None:
-    changes_topic, ticks_topic = await fresh_topics(kafka_bootstrap)
+    topics = await fresh_topics(kafka_bootstrap)
     change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
-    await publish(kafka_bootstrap, changes_topic, change)
+    await publish(kafka_bootstrap, topics, change)
     clock = FakeClock(END_OF_SUMMER + timedelta(days=3))  # the hub was down at the boundary
 
     def scheduler() -> Scheduler:
-        return Scheduler(
-            kafka_bootstrap,
-            registry,
-            clock,
-            poll_seconds=0.1,
-            changes_topic=changes_topic,
-            ticks_topic=ticks_topic,
-        )
+        return scheduler_on(kafka_bootstrap, topics, clock)
 
     stop = asyncio.Event()
     running = asyncio.create_task(scheduler().run(stop))
     try:
-        (sent,) = await first_ticks(kafka_bootstrap, ticks_topic, 1, running)
+        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
     finally:
         await stopped(stop, running)
     assert (sent.offer_id, sent.at) == (change.offer_id, END_OF_SUMMER)
 
     restarted = scheduler()
-    changes = await read_prefix(kafka_bootstrap, changes_topic, decode_regional_change)
-    ticks = await read_prefix(kafka_bootstrap, ticks_topic, decode_tick)
+    changes = await read_prefix(kafka_bootstrap, topics.changes, decode_regional_change)
+    ticks = await read_prefix(kafka_bootstrap, topics.ticks, decode_tick)
     restarted.restore(changes.values, ticks.values)
     assert ticks.values == [sent]
     assert restarted.due() == []
+
+
+async def test_a_starting_scheduler_knows_the_offers_from_the_ledger_not_the_history(
+    kafka_bootstrap: str,
+) -> None:
+    topics = await fresh_topics(kafka_bootstrap)
+    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
+    await publish(kafka_bootstrap, topics, change, history=False)  # in the ledger only
+    clock = FakeClock(END_OF_SUMMER + timedelta(days=1))
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler_on(kafka_bootstrap, topics, clock).run(stop))
+    try:
+        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
+    finally:
+        await stopped(stop, running)
+    assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
+
+
+async def test_a_history_with_no_ledger_beside_it_is_read_whole(kafka_bootstrap: str) -> None:
+    topics = await fresh_topics(kafka_bootstrap)
+    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        value = encode_record("RegionalChange", change)
+        await producer.send_and_wait(topics.changes, key=change.offer_id.encode(), value=value)
+    finally:
+        await producer.stop()
+    clock = FakeClock(END_OF_SUMMER + timedelta(days=1))
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler_on(kafka_bootstrap, topics, clock).run(stop))
+    try:
+        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
+    finally:
+        await stopped(stop, running)
+    assert (sent.offer_id, sent.at) == (change.offer_id, END_OF_SUMMER)

@@ -53,16 +53,20 @@ from hub.collection_processor import (
     Tally,
     dead_letter,
 )
+from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
 from hub.kafka_clients import ensure_topics
+from hub.topic_reader import read_prefix
 from hub.topics import (
     COLLECTION_STATE,
     CONTRIB_PREFIX,
     OFFER_KEYED,
     OFFER_PARTITIONS,
+    REGIONAL_CHANGES,
     contributor_topic_spec,
 )
+from hub.wire import decode_regional_change, encode_offer_entry
 
 __all__ = ["CONTRIBUTOR_PATTERN", "DEFAULT_DEADLINE_MS", "CollectionStage"]
 
@@ -402,6 +406,8 @@ class CollectionStage:
         task = Task(partition, producer, processor, inputs)
         try:
             offers = await read_ledger(self.bootstrap, partition, processor)
+            if offers == 0:
+                offers = await seed_ledger(self.bootstrap, partition, processor, producer)
             for tp in sorted(inputs):
                 # Never committed: from offset 0, which the consumer's `earliest` reset moves to
                 # the log's start if records were deleted (asking for the start can stall for
@@ -510,6 +516,47 @@ async def read_ledger(bootstrap: str, partition: int, processor: CollectionProce
     finally:
         await consumer.stop()
     return len(processor.entries)
+
+
+async def seed_ledger(
+    bootstrap: str, partition: int, processor: CollectionProcessor, producer: AIOKafkaProducer
+) -> int:
+    """An empty ledger beside a regional history (a hub that ran before the ledger existed):
+    seed it once from the history's latest change per offer, written to the state topic in one
+    transaction, so the history's offers stay known and later restarts read only the ledger."""
+    changes = await read_prefix(
+        bootstrap,
+        REGIONAL_CHANGES,
+        decode_regional_change,
+        upto={(REGIONAL_CHANGES, partition): 2**62},
+        client_id="sitn-collection-seed",
+    )
+    if not changes.values:
+        return 0
+    entries = await asyncio.to_thread(_seeded, processor, changes.values)
+    await producer.begin_transaction()
+    try:
+        for offer_id, value in entries:
+            await producer.send(COLLECTION_STATE, value, key=offer_id.encode(), partition=partition)
+        await producer.commit_transaction()
+    except BaseException:
+        await _abort(producer)
+        raise
+    log.warning(
+        "task %d: ledger seeded from %d regional changes of %d offers (a history older than "
+        "the ledger); later restarts read the ledger only",
+        partition,
+        len(changes.values),
+        len(processor.entries),
+    )
+    return len(processor.entries)
+
+
+def _seeded(
+    processor: CollectionProcessor, changes: list[RegionalChange]
+) -> list[tuple[str, bytes]]:
+    processor.restore(changes)
+    return [(o, encode_offer_entry(processor.entry(o))) for o in sorted(processor.entries)]
 
 
 def _waiting(record: ConsumerRecord) -> int | None:

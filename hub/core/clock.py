@@ -41,7 +41,7 @@ Times: a naive time is taken as UTC, as `hub.core.registry.Validity.covers` does
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -72,19 +72,44 @@ class Evaluation:
 # ---------------------------------------------------------------- the projector's side
 
 
+@dataclass(frozen=True)
+class Kept:
+    """An offer's latest change as a store keeps it: its version, and how to have it whole
+    (decoded only when a tick needs it, so a restart reads the offers without decoding them)."""
+
+    version: int
+    load: Callable[[], RegionalChange]
+
+
+@dataclass(frozen=True)
+class OfferTimeline:
+    """One offer's part of a `Timeline`, as it is saved and restored."""
+
+    offer_id: str
+    latest: RegionalChange | Kept | None  # None: only ticks waiting for a change not read yet
+    evaluated_at: datetime | None
+    waiting: tuple[Tick, ...]
+
+
 class Timeline:
-    """Per offer: its latest change, when it was last evaluated, ticks waiting for their change."""
+    """Per offer: its latest change, when it was last evaluated, ticks waiting for their change.
+
+    The offers whose part changed since the last `touched()` are noted (in the order they were
+    touched), so a projector can save just those with the entries they caused.
+    """
 
     def __init__(self) -> None:
-        self._latest: dict[str, RegionalChange] = {}
+        self._latest: dict[str, RegionalChange | Kept] = {}
         self._evaluated: dict[str, datetime] = {}  # the latest evaluation of the latest change
         self._waiting: dict[str, list[Tick]] = {}  # ticks of versions not read yet
+        self._touched: dict[str, None] = {}
 
     def change(self, change: RegionalChange) -> list[Evaluation]:
         """The evaluations `change` causes: itself at its own time, then the ticks that waited."""
         known = self._latest.get(change.offer_id)
         if known is not None and change.version <= known.version:
             return []
+        self._touched[change.offer_id] = None
         self._latest[change.offer_id] = change
         self._evaluated[change.offer_id] = _utc(change.occurred_at)
         evaluations = [Evaluation(change, change.occurred_at)]
@@ -103,13 +128,45 @@ class Timeline:
         """The evaluation `tick` causes, if any (the module docstring says when)."""
         latest = self._latest.get(tick.offer_id)
         if latest is None or tick.version > latest.version:
+            self._touched[tick.offer_id] = None
             self._waiting.setdefault(tick.offer_id, []).append(tick)
             return None
         at = _utc(tick.at)
         if tick.version < latest.version or at <= self._evaluated[tick.offer_id]:
             return None
+        self._touched[tick.offer_id] = None
         self._evaluated[tick.offer_id] = at
-        return Evaluation(latest, tick.at)
+        return Evaluation(self._whole(tick.offer_id), tick.at)
+
+    def _whole(self, offer_id: str) -> RegionalChange:
+        latest = self._latest[offer_id]
+        if isinstance(latest, Kept):
+            latest = latest.load()
+            self._latest[offer_id] = latest
+        return latest
+
+    def touched(self) -> list[OfferTimeline]:
+        """The parts of the offers touched since the last call, in the order first touched."""
+        parts = [self.part(offer_id) for offer_id in self._touched]
+        self._touched = {}
+        return parts
+
+    def part(self, offer_id: str) -> OfferTimeline:
+        return OfferTimeline(
+            offer_id,
+            self._latest.get(offer_id),
+            self._evaluated.get(offer_id),
+            tuple(self._waiting.get(offer_id, ())),
+        )
+
+    def restore_parts(self, parts: Iterable[OfferTimeline]) -> None:
+        """Takes in saved parts (one per offer), evaluating nothing."""
+        for part in parts:
+            if part.latest is not None and part.evaluated_at is not None:
+                self._latest[part.offer_id] = part.latest
+                self._evaluated[part.offer_id] = _utc(part.evaluated_at)
+            if part.waiting:
+                self._waiting[part.offer_id] = list(part.waiting)
 
     def restore(self, changes: Iterable[RegionalChange], ticks: Iterable[Tick]) -> None:
         """Takes in what was already projected (the topics' prefixes), evaluating nothing."""
@@ -117,9 +174,10 @@ class Timeline:
             self.change(change)
         for tick in ticks:
             self.tick(tick)
+        self._touched = {}
 
     def latest(self, offer_id: str) -> RegionalChange | None:
-        return self._latest.get(offer_id)
+        return self._whole(offer_id) if offer_id in self._latest else None
 
     def evaluated_at(self, offer_id: str) -> datetime | None:
         """The latest instant the offer's latest change was evaluated at (None: unknown offer)."""

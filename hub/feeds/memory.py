@@ -9,11 +9,12 @@ It returns entries read back through the same JSON as the SQL store, so both giv
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind
 from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key, restored
-from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
+from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
 from hub.store.port import StoreError
 from hub.store.projection import check_positions, forward_positions
 
@@ -28,8 +29,14 @@ class InMemoryFeedStore:
         self._heads: dict[FeedOfferKey, FeedHead] = {}
         self._positions: dict[tuple[str, int], int] = {}
         self._keys: dict[str, KeyOwner] = {}
+        self._timeline: dict[str, TimelineRow] = {}
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
+    def append(
+        self,
+        entries: Sequence[DiffusionChange],
+        positions: Positions,
+        timeline: Sequence[TimelineRow] = (),
+    ) -> list[FeedEntry]:
         try:
             check_positions(positions)
         except StoreError as error:
@@ -37,6 +44,22 @@ class InMemoryFeedStore:
         checked = check_entries(entries)
         stored: list[FeedEntry] = []
         with self._lock:
+            missing = [
+                r.offer_id
+                for r in timeline
+                if r.change is None and r.version > 0 and r.offer_id not in self._timeline
+            ]
+            if missing:
+                raise FeedError(
+                    f"timeline rows without their change for offers with no row yet: {missing[:5]}"
+                )
+            for row in timeline:
+                known = self._timeline.get(row.offer_id)
+                self._timeline[row.offer_id] = (
+                    row
+                    if row.change is not None or known is None
+                    else replace(known, evaluated_at=row.evaluated_at, waiting=row.waiting)
+                )
             taken, moved = admit(checked, self._heads)
             for entry in taken:
                 feed = self._feeds.setdefault(entry.change.diffuser_id, [])
@@ -50,6 +73,15 @@ class InMemoryFeedStore:
     def positions(self) -> dict[tuple[str, int], int]:
         with self._lock:
             return dict(self._positions)
+
+    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
+        wanted = set(partitions)
+        with self._lock:
+            return [
+                self._timeline[o]
+                for o in sorted(self._timeline)
+                if self._timeline[o].partition in wanted
+            ]
 
     def head(self, diffuser_id: str) -> int:
         with self._lock:

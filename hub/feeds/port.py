@@ -5,8 +5,10 @@ HTTP feed API (`hub.api`) reads them. `FeedStore` is the one interface; the in-m
 implementations pass the same contract suite (tests/feed_contract.py).
 
 Guarantees every implementation keeps:
-- **One transaction per append.** `append` writes the entries *and* the consumed Kafka positions
-  together, or nothing at all (raises `FeedError` before writing if any entry is malformed).
+- **One transaction per append.** `append` writes the entries, the consumed Kafka positions and
+  the diffusion stage's timeline rows of the offers the batch touched together, or nothing at all
+  (raises `FeedError` before writing if any entry is malformed). `timeline(partitions)` gives the
+  rows back, so a restart reads one row per offer, never the history.
 - **A feed never goes backwards, and a redelivery has no effect.** Each offer's entries in a feed
   are ordered by (version, occurred_at). An entry is ignored if its (version, occurred_at) is lower
   than that of the offer's last entry in the same feed, or if an entry with the same
@@ -25,8 +27,9 @@ never on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
 from hub.core.diffusion import DiffusionChange
@@ -40,6 +43,22 @@ OWNER_KINDS: tuple[OwnerKind, ...] = ("diffuser", "contributor")
 
 class FeedError(ValueError):
     """Input the feed store refuses as a whole (nothing of the call was written)."""
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One offer's part of the diffusion stage's timeline (`hub.core.clock.Timeline`), as kept.
+
+    `change` is the encoded latest change; None leaves the stored one as it is (only the
+    evaluation time or the waiting ticks moved). `version` 0: no change read yet, ticks wait.
+    """
+
+    offer_id: str
+    partition: int  # of sitn.regional.changes (and of the ticks): a restart reads its own
+    version: int
+    change: bytes | None
+    evaluated_at: datetime | None
+    waiting: tuple[bytes, ...]  # encoded ticks waiting for a later version
 
 
 @dataclass(frozen=True)
@@ -60,12 +79,23 @@ class KeyOwner(NamedTuple):
 class FeedStore(Protocol):
     """The diffusers' feeds and the API keys (see the module docstring for the guarantees)."""
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
-        """Stores the entries that are new, in order, and records `positions`, in one transaction.
+    def append(
+        self,
+        entries: Sequence[DiffusionChange],
+        positions: Positions,
+        timeline: Sequence[TimelineRow] = (),
+    ) -> list[FeedEntry]:
+        """Stores the entries that are new, in order, and records `positions` and the `timeline`
+        rows (each replacing its offer's), in one transaction.
 
         Returns the entries it stored (not those it ignored), in order, each as given with the
-        `seq` it got. Raises `FeedError` (and writes nothing) if any entry is malformed.
+        `seq` it got. Raises `FeedError` (and writes nothing) if any entry is malformed, or if a
+        row of a version > 0 without its change names an offer that has no row yet.
         """
+        ...
+
+    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
+        """The timeline rows of the offers on `partitions`, by offer id."""
         ...
 
     def positions(self) -> dict[tuple[str, int], int]:

@@ -1,11 +1,13 @@
 """`SqlFeedStore`: the diffusers' feeds and the API keys on SQLAlchemy 2 Core (SQLite, PostgreSQL).
 
 Same database and migrations as the regional store (`hub.store.sql`): the tables are
-`feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_positions` and `api_keys`
-in `hub.store.schema`. It keeps every promise of `hub.feeds.port`:
+`feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_positions`,
+`diffusion_timeline` (the diffusion stage's per-offer state) and `api_keys` in
+`hub.store.schema`. It keeps every promise of `hub.feeds.port`:
 
-- `append` runs in one transaction that writes the positions, the entries and the offers' last
-  entries, with one SELECT for where the batch's offers stand and executemany writes per table.
+- `append` runs in one transaction that writes the positions, the timeline rows, the entries and
+  the offers' last entries, with one SELECT for where the batch's offers stand and executemany
+  writes per table.
 - Sequence numbers are max(seq) + 1 per diffuser, so writers must take turns: on SQLite
   `BEGIN IMMEDIATE` does it; on PostgreSQL the append locks `feed_entries` in SHARE ROW EXCLUSIVE
   mode (readers go on, other writers wait), so entries become visible in `seq` order and a reader
@@ -29,12 +31,18 @@ from sqlalchemy.engine import URL
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
 from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key
-from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions
+from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
 from hub.records import offer_fields_from_json
 from hub.store.port import StoreError
 from hub.store.positions import read_positions, save_positions
 from hub.store.projection import check_positions
-from hub.store.schema import api_keys, feed_entries, feed_offers, feed_positions
+from hub.store.schema import (
+    api_keys,
+    diffusion_timeline,
+    feed_entries,
+    feed_offers,
+    feed_positions,
+)
 from hub.store.sql import create_store_engine, upgrade
 
 # Bound parameters per IN list: far below SQLite's (32766) and PostgreSQL's (65535) limits.
@@ -108,7 +116,12 @@ class SqlFeedStore:
 
     # ------------------------------------------------------------ writes
 
-    def append(self, entries: Sequence[DiffusionChange], positions: Positions) -> list[FeedEntry]:
+    def append(
+        self,
+        entries: Sequence[DiffusionChange],
+        positions: Positions,
+        timeline: Sequence[TimelineRow] = (),
+    ) -> list[FeedEntry]:
         try:
             check_positions(positions)
         except StoreError as error:
@@ -118,6 +131,7 @@ class SqlFeedStore:
             if self._postgres:
                 conn.exec_driver_sql("LOCK TABLE feed_entries IN SHARE ROW EXCLUSIVE MODE")
             self._save_positions(conn, positions)
+            self._write_timeline(conn, timeline)
             heads = self._heads(conn, sorted({entry.key for entry in checked}))
             # The offers' rows in feed_offers, rewritten below, are where they then stand.
             taken, _ = admit(checked, heads)
@@ -175,6 +189,25 @@ class SqlFeedStore:
                 raise FeedError("that key already belongs to someone else; make a new key")
 
     # ------------------------------------------------------------ reads
+
+    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
+        query = (
+            select(diffusion_timeline)
+            .where(diffusion_timeline.c.partition.in_(sorted(partitions)))
+            .order_by(diffusion_timeline.c.offer_id)
+        )
+        with self._engine.connect() as conn:
+            return [
+                TimelineRow(
+                    row.offer_id,
+                    row.partition,
+                    row.version,
+                    row.change,
+                    row.evaluated_at,
+                    tuple(bytes.fromhex(t) for t in json.loads(row.waiting_json)),
+                )
+                for row in conn.execute(query)
+            ]
 
     def positions(self) -> dict[tuple[str, int], int]:
         with self._engine.connect() as conn:
@@ -390,6 +423,78 @@ class SqlFeedStore:
                     kind=bindparam("b_kind"),
                 ),
                 updates,
+            )
+
+    def _write_timeline(self, conn: Connection, rows: Sequence[TimelineRow]) -> None:
+        if not rows:
+            return
+        ids = sorted({row.offer_id for row in rows})
+        present: set[str] = set()
+        for chunk in _chunks(ids):
+            query = select(diffusion_timeline.c.offer_id).where(
+                diffusion_timeline.c.offer_id.in_(chunk)
+            )
+            present.update(conn.execute(query).scalars())
+        missing = [
+            r.offer_id
+            for r in rows
+            if r.change is None and r.version > 0 and r.offer_id not in present
+        ]
+        if missing:
+            raise FeedError(
+                f"timeline rows without their change for offers with no row yet: {missing[:5]}"
+            )
+        values = [
+            {
+                "b_offer_id": row.offer_id,
+                "partition": row.partition,
+                "version": row.version,
+                "change": row.change,
+                "evaluated_at": row.evaluated_at,
+                "waiting_json": json.dumps([t.hex() for t in row.waiting]),
+            }
+            for row in rows
+        ]
+        inserts = [
+            {("offer_id" if k == "b_offer_id" else k): v for k, v in value.items()}
+            for value, row in zip(values, rows, strict=True)
+            if row.offer_id not in present
+        ]
+        whole = [
+            v
+            for v, r in zip(values, rows, strict=True)
+            if r.offer_id in present and r.change is not None
+        ]
+        moved = [
+            {k: v for k, v in value.items() if k not in ("change", "version", "partition")}
+            for value, row in zip(values, rows, strict=True)
+            if row.offer_id in present and row.change is None
+        ]
+        if inserts:
+            conn.execute(insert(diffusion_timeline), inserts)
+        at_id = diffusion_timeline.c.offer_id == bindparam("b_offer_id")
+        if whole:
+            conn.execute(
+                update(diffusion_timeline)
+                .where(at_id)
+                .values(
+                    partition=bindparam("partition"),
+                    version=bindparam("version"),
+                    change=bindparam("change"),
+                    evaluated_at=bindparam("evaluated_at"),
+                    waiting_json=bindparam("waiting_json"),
+                ),
+                whole,
+            )
+        if moved:
+            conn.execute(
+                update(diffusion_timeline)
+                .where(at_id)
+                .values(
+                    evaluated_at=bindparam("evaluated_at"),
+                    waiting_json=bindparam("waiting_json"),
+                ),
+                moved,
             )
 
     def _read_positions(self, conn: Connection) -> dict[tuple[str, int], int]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -220,6 +221,21 @@ feed_positions = Table(
     CheckConstraint("next_offset >= 0", name="next_offset_not_negative"),
 )
 
+# The diffusion stage's timeline, one row per offer, written with the entries and positions it
+# goes with: a restart reads these rows, not the history (hub.diffusion_projector).
+diffusion_timeline = Table(
+    "diffusion_timeline",
+    metadata,
+    Column("offer_id", String, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("change", LargeBinary, nullable=True),
+    Column("evaluated_at", UtcDateTime, nullable=True),
+    Column("waiting_json", Text, nullable=False),
+    PrimaryKeyConstraint("offer_id"),
+)
+Index("ix_diffusion_timeline_partition", diffusion_timeline.c.partition)
+
 # API keys of diffusers and contributors: only the sha256 of each key (see hub.feeds.keys).
 api_keys = Table(
     "api_keys",
@@ -266,6 +282,7 @@ TABLES: tuple[Table, ...] = (
     feed_entries,
     feed_offers,
     feed_positions,
+    diffusion_timeline,
     api_keys,
     webhooks,
 )
