@@ -75,7 +75,7 @@ class Decoded:
 
     changes: list[RegionalChange]
     ticks: list[Tick]
-    raw: dict[str, bytes]
+    raw: dict[str, tuple[int, bytes]]  # offer id -> (version, bytes) of its latest change
 
 
 @dataclass
@@ -148,7 +148,7 @@ def diffuse_batch(
     ticks: Sequence[Tick],
     positions: dict[tuple[str, int], int],
     views: FeedViews | None = None,
-    raw: Mapping[str, bytes] | None = None,
+    raw: Mapping[str, tuple[int, bytes]] | None = None,
 ) -> list[DiffusionChange]:
     """One batch of both topics into the feeds, with `positions` and the timeline rows of the
     offers it touched, in one transaction (blocking). `raw`: the batch's changes as read, by
@@ -162,14 +162,18 @@ def diffuse_batch(
     return diffuse(feeds, registry, found, positions, views, rows)
 
 
-def timeline_rows(parts: Sequence[OfferTimeline], raw: Mapping[str, bytes]) -> list[TimelineRow]:
-    """The rows that save `parts` (a change kept as bytes stays as stored: None)."""
+def timeline_rows(
+    parts: Sequence[OfferTimeline], raw: Mapping[str, tuple[int, bytes]]
+) -> list[TimelineRow]:
+    """The rows that save `parts` (a change kept as bytes stays as stored: None); `raw` gives
+    the bytes a change was read as, used when they are of the version the timeline holds."""
     rows: list[TimelineRow] = []
     for part in parts:
         latest = part.latest
         change: bytes | None = None
         if isinstance(latest, RegionalChange):
-            change = raw.get(part.offer_id) or encode_regional_change(latest)
+            version, read = raw.get(part.offer_id, (0, b""))
+            change = read if version == latest.version else encode_regional_change(latest)
         rows.append(
             TimelineRow(
                 part.offer_id,
@@ -233,50 +237,65 @@ class DiffusionProjector:
         self, assigned: set[TopicPartition], positions: Mapping[tuple[str, int], int]
     ) -> None:
         """The timeline of the assigned partitions as it was after the last batch written: the
-        feeds' rows, or once, for a database without them, both topics up to its positions."""
+        feeds' rows, or once, for a partition that has positions but no rows yet (a database
+        older than the rows), both topics up to its positions."""
         started = time.monotonic()
         partitions = sorted({tp.partition for tp in assigned})
-        mine = {(tp.topic, tp.partition) for tp in assigned}
-        upto = {key: offset for key, offset in positions.items() if key in mine}
         self.timeline = Timeline()
         self.views = FeedViews()
         rows = await asyncio.to_thread(self.feeds.timeline, partitions)
-        if rows or not any(upto.values()):
-            self.timeline.restore_parts(await asyncio.to_thread(timeline_parts, rows))
-            log.info(
-                "diffusion: timeline of %d partitions restored from %d offers' rows in %.2f s "
-                "(%d ticks waiting)",
-                len(assigned),
-                len(rows),
-                time.monotonic() - started,
-                len(self.timeline.waiting()),
-            )
-            return
+        self.timeline.restore_parts(await asyncio.to_thread(timeline_parts, rows))
+        with_rows = {row.partition for row in rows}
+        bare = {
+            (tp.topic, tp.partition): positions[(tp.topic, tp.partition)]
+            for tp in assigned
+            if tp.partition not in with_rows and positions.get((tp.topic, tp.partition), 0) > 0
+        }
+        log.info(
+            "diffusion: timeline of %d partitions restored from %d offers' rows in %.2f s "
+            "(%d ticks waiting)",
+            len(assigned),
+            len(rows),
+            time.monotonic() - started,
+            len(self.timeline.waiting()),
+        )
+        if bare:
+            await self._restore_from_topics(bare)
+
+    async def _restore_from_topics(self, upto: Mapping[tuple[str, int], int]) -> None:
+        """The timeline of partitions without rows, from both topics' prefixes; then the rows of
+        their offers that still have none are saved (another instance may have saved some)."""
+        started = time.monotonic()
         changes = await read_prefix(
             self.bootstrap, REGIONAL_CHANGES, decode_regional_change, upto=upto
         )
         ticks = await read_prefix(self.bootstrap, DIFFUSION_TICKS, decode_tick, upto=upto)
-        saved = await asyncio.to_thread(self._restore_from_topics, changes.values, ticks.values)
+        read = time.monotonic() - started
+        saved = await asyncio.to_thread(self._save_restored, changes.values, ticks.values, upto)
         log.warning(
-            "diffusion: timeline of %d partitions read from %d changes and %d ticks (a feed "
-            "database without timeline rows); %d offers' rows saved for next time",
-            len(assigned),
+            "diffusion: %d partition(s) without timeline rows read from %d changes and %d ticks "
+            "in %.2f s; %d offers' rows saved in %.2f s for next time",
+            len({partition for _, partition in upto}),
             len(changes.values),
             len(ticks.values),
+            read,
             saved,
+            time.monotonic() - started - read,
         )
 
-    def _restore_from_topics(self, changes: list[RegionalChange], ticks: list[Tick]) -> int:
-        """The timeline from both topics' prefixes, then every offer's row saved (blocking)."""
+    def _save_restored(
+        self, changes: list[RegionalChange], ticks: list[Tick], upto: Mapping[tuple[str, int], int]
+    ) -> int:
         self.timeline.restore(changes, ticks)
-        offers = sorted({c.offer_id for c in changes} | {t.offer_id for t in ticks})
-        rows = timeline_rows([self.timeline.part(o) for o in offers], {})
-        self.feeds.append([], {}, rows)
-        return len(rows)
+        offers = {c.offer_id for c in changes} | {t.offer_id for t in ticks}
+        present = {row.offer_id for row in self.feeds.timeline({p for _, p in upto})}
+        parts = [self.timeline.part(o) for o in sorted(offers - present)]
+        self.feeds.append([], {}, timeline_rows(parts, {}))
+        return len(parts)
 
     def prepare(self, batch: Batch) -> tuple[Decoded, list[Poison]]:
         poison: list[Poison] = []
-        raw: dict[str, bytes] = {}
+        raw: dict[str, tuple[int, bytes]] = {}
         changes = _decoded(batch, REGIONAL_CHANGES, decode_regional_change, poison, raw)
         ticks = _decoded(batch, DIFFUSION_TICKS, decode_tick, poison)
         return Decoded(changes, ticks, raw), poison
@@ -303,17 +322,20 @@ def _decoded(
     topic: str,
     decode: Callable[[bytes | None], T],
     poison: list[Poison],
-    raw: dict[str, bytes] | None = None,
+    raw: dict[str, tuple[int, bytes]] | None = None,
 ) -> list[T]:
-    """The topic's records of `batch`, decoded; with `raw`, each record's bytes by its key
-    (the last one of a key wins: the offer's latest change of the batch)."""
+    """The topic's records of `batch`, decoded; with `raw`, the bytes of each offer's latest
+    change of the batch, with its version."""
     values: list[T] = []
     for tp in sorted(tp for tp in batch if tp.topic == topic):
         for record in batch[tp]:
             try:
-                values.append(decode(record.value))
-                if raw is not None and record.key is not None and record.value is not None:
-                    raw[record.key.decode()] = record.value
+                value = decode(record.value)
+                values.append(value)
+                if raw is not None and isinstance(value, RegionalChange) and record.value:
+                    known = raw.get(value.offer_id)
+                    if known is None or known[0] < value.version:
+                        raw[value.offer_id] = (value.version, record.value)
             except (DecodeError, RecordError) as error:
                 reason = error.message if isinstance(error, DecodeError) else str(error)
                 poison.append(Poison(record, f"diffusion cannot take it: {reason}", "invalid"))

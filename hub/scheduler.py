@@ -13,12 +13,12 @@ Restarts: the state is rebuilt at start from the collection stage's ledger, the 
 `sitn.collection.state` (one record per offer: its latest change, written in the transaction that
 wrote the change), and the ticks topic (the latest tick of each offer): in proportion to the
 offers, not the history. The end offsets of `sitn.regional.changes` are taken first and followed
-from there; a change read twice (in the ledger and after those offsets) is taken once. A history
-with no ledger beside it (a hub older than the ledger, until the collection stage seeds it) is read
-whole instead. So a restart neither loses a tick (a boundary passed while the hub was down
-is ticked at start, at its own instant) nor sends one again. A tick sent twice all the same (a
-publish that failed after the broker had it) is harmless: same offer, version and instant, so the
-projector evaluates nothing new, and a feed ignores an entry it already holds.
+from there; a change read twice (in the ledger and after those offsets) is taken once. A partition
+with a history but no ledger yet (a hub older than the ledger, until the collection stage seeds
+it) is read whole instead. So a restart neither loses a tick (a boundary passed while the hub was
+down is ticked at start, at its own instant) nor sends one again. A tick sent twice all the same
+(a publish that failed after the broker had it) is harmless: same offer, version and instant, so
+the projector evaluates nothing new, and a feed ignores an entry it already holds.
 
 Blocking work (decoding, computing boundaries, encoding) runs in a worker thread, never on the
 event loop.
@@ -40,7 +40,7 @@ from hub.core.clock import Tick, TickSchedule
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.kafka_clients import make_producer
-from hub.topic_reader import Prefix, read_prefix
+from hub.topic_reader import read_prefix
 from hub.topics import COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
 from hub.wire import (
     DecodeError,
@@ -157,17 +157,24 @@ class Scheduler:
             upto={(self.state_topic, p): 2**62 for p in partitions},
             client_id=self.group_id,
         )
-        changes = Prefix([c for c in ledger.values if c is not None], ledger.positions)
+        changes = [c for c in ledger.values if c is not None]
         source = "offers in the ledger"
-        if not ledger.values and any(upto.values()):
-            changes = await read_prefix(
+        # A partition whose ledger is empty beside a history (not seeded yet): its history.
+        bare = {
+            key: end
+            for key, end in upto.items()
+            if end > 0 and not ledger.positions.get(TopicPartition(self.state_topic, key[1]))
+        }
+        if bare:
+            history = await read_prefix(
                 self.bootstrap,
                 self.changes_topic,
                 decode_regional_change,
-                upto=upto,
+                upto=bare,
                 client_id=self.group_id,
             )
-            source = "changes (no ledger yet)"
+            changes += history.values
+            source += f" and changes of {len(bare)} partition(s) with no ledger yet"
         tick_ends = await read_prefix(
             self.bootstrap,
             self.ticks_topic,
@@ -176,14 +183,14 @@ class Scheduler:
             client_id=self.group_id,
         )
         self.schedule = TickSchedule()
-        await asyncio.to_thread(self.restore, changes.values, tick_ends.values)
+        await asyncio.to_thread(self.restore, changes, tick_ends.values)
         for tp in sorted(assigned):
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
         log.info(
             "scheduler: %d partitions; %d %s and %d ticks read back",
             len(assigned),
-            len(changes.values),
+            len(changes),
             source,
             len(tick_ends.values),
         )

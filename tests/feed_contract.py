@@ -350,6 +350,13 @@ class FeedStoreContract:
         feeds.append([], {}, [whole])
         assert feeds.timeline([2]) == [whole]
 
+    def test_a_late_writer_cannot_move_an_offers_row_back(self, feeds: FeedStore) -> None:
+        newer = TimelineRow("HOT-1", 2, 3, b"change-3", T0, ())
+        feeds.append([], {}, [newer])
+        feeds.append([], {}, [TimelineRow("HOT-1", 2, 2, b"change-2", T0, ())])
+        feeds.append([], {}, [TimelineRow("HOT-1", 2, 2, None, T0 + timedelta(days=1), ())])
+        assert feeds.timeline([2]) == [newer]
+
     def test_a_refused_batch_writes_no_timeline_row(self, feeds: FeedStore) -> None:
         with pytest.raises(FeedError, match="no row yet"):
             feeds.append(

@@ -437,7 +437,7 @@ def test_a_live_hub_store_is_not_taken_for_a_rebuild(live: Live, tmp_path: Path)
     result = invoke(live, "--into", f"sqlite:///{other_live}")
 
     assert result.exit_code == 2
-    assert "holds api_keys, feed_entries" in result.stderr
+    assert "holds api_keys, diffusion_timeline, feed_entries" in result.stderr
     assert "it is a live hub store" in result.stderr
 
 

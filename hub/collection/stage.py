@@ -394,6 +394,10 @@ class CollectionStage:
             acks="all",
             linger_ms=5,
             max_request_size=max(self.max_record_bytes * 2, 1_048_576),
+            # Room for the one long transaction a task may run: seeding an empty ledger from an
+            # older history (every offer of the partition). A killed owner's open transaction is
+            # aborted by the next owner's fencing, not by this timeout.
+            transaction_timeout_ms=300_000,
         )
         await producer.start()  # InitProducerId: fences the previous owner's producer
         processor = CollectionProcessor(

@@ -55,11 +55,12 @@ class InMemoryFeedStore:
                 )
             for row in timeline:
                 known = self._timeline.get(row.offer_id)
-                self._timeline[row.offer_id] = (
-                    row
-                    if row.change is not None or known is None
-                    else replace(known, evaluated_at=row.evaluated_at, waiting=row.waiting)
-                )
+                if known is None or (row.change is not None and known.version <= row.version):
+                    self._timeline[row.offer_id] = row
+                elif row.change is None and known.version == row.version:
+                    self._timeline[row.offer_id] = replace(
+                        known, evaluated_at=row.evaluated_at, waiting=row.waiting
+                    )
             taken, moved = admit(checked, self._heads)
             for entry in taken:
                 feed = self._feeds.setdefault(entry.change.diffuser_id, [])

@@ -51,6 +51,8 @@ class TimelineRow:
 
     `change` is the encoded latest change; None leaves the stored one as it is (only the
     evaluation time or the waiting ticks moved). `version` 0: no change read yet, ticks wait.
+    A row never replaces one of a later version, and a row without its change applies only to
+    a stored row of the same version (a late writer cannot move an offer back).
     """
 
     offer_id: str

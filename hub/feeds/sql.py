@@ -466,17 +466,25 @@ class SqlFeedStore:
             if r.offer_id in present and r.change is not None
         ]
         moved = [
-            {k: v for k, v in value.items() if k not in ("change", "version", "partition")}
+            {
+                "b_offer_id": row.offer_id,
+                "b_version": row.version,
+                "evaluated_at": row.evaluated_at,
+                "waiting_json": value["waiting_json"],
+            }
             for value, row in zip(values, rows, strict=True)
             if row.offer_id in present and row.change is None
         ]
         if inserts:
             conn.execute(insert(diffusion_timeline), inserts)
+        # A row never goes back to an older version (a writer that lost its partitions and
+        # writes late), and a row without its change applies only to the version it names.
         at_id = diffusion_timeline.c.offer_id == bindparam("b_offer_id")
         if whole:
             conn.execute(
                 update(diffusion_timeline)
                 .where(at_id)
+                .where(diffusion_timeline.c.version <= bindparam("version"))
                 .values(
                     partition=bindparam("partition"),
                     version=bindparam("version"),
@@ -490,6 +498,7 @@ class SqlFeedStore:
             conn.execute(
                 update(diffusion_timeline)
                 .where(at_id)
+                .where(diffusion_timeline.c.version == bindparam("b_version"))
                 .values(
                     evaluated_at=bindparam("evaluated_at"),
                     waiting_json=bindparam("waiting_json"),

@@ -212,18 +212,24 @@ _MARKERS_WINDOW = 64
 async def _last_record_before(
     consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, start: int
 ) -> ConsumerRecord[bytes, bytes] | None:
-    """The last data record of `tp` before offset `end` (markers have offsets but no record)."""
-    consumer.seek(tp, max(start, end - _MARKERS_WINDOW))
-    last = None
-    while True:
-        batch = (await consumer.getmany(tp, timeout_ms=5000, max_records=_MARKERS_WINDOW)).get(
-            tp, []
-        )
-        before = [r for r in batch if r.offset < end]
-        if before:
-            last = before[-1]
-        if not batch or len(before) < len(batch) or await consumer.position(tp) >= end:
+    """The last data record of `tp` before offset `end` (markers have offsets but no record),
+    looking back a window at a time down to `start`."""
+    while end > start:
+        begin = max(start, end - _MARKERS_WINDOW)
+        consumer.seek(tp, begin)
+        last = None
+        while True:
+            batch = await consumer.getmany(tp, timeout_ms=5000, max_records=_MARKERS_WINDOW)
+            records = batch.get(tp, [])
+            before = [r for r in records if r.offset < end]
+            if before:
+                last = before[-1]
+            if not records or len(before) < len(records) or await consumer.position(tp) >= end:
+                break
+        if last is not None:
             return last
+        end = begin
+    return None
 
 
 # ---------------------------------------------------------------- the run

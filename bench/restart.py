@@ -1,0 +1,303 @@
+"""How long each stage takes to be ready when it starts on a long history, and its memory.
+
+On a broker of its own (in a temporary folder), writes what a hub that has run for a while leaves:
+N regional changes (default 1,000,000) of N / V offers (`--versions`, default 5) on
+`sitn.regional.changes`, judged by the hub's `CollectionProcessor` from the demo generator's
+offers and follow-up changes (as `bench.rebuild` makes them, in P processes), each offer's ledger
+entry on `sitn.collection.state`, and an SQLite store whose store and feed positions are at the
+topics' ends, with each offer's diffusion timeline row. Writing is not timed.
+
+Then starts each stage alone, as an operator does (`sitn worker --stage NAME`, a child process),
+and times it from the start of the process to the line of its log that says it is ready (its
+partitions restored: the collection tasks' ledgers, the diffusion timeline, the scheduler's
+offers; for the store, which keeps nothing but its positions, its partitions assigned), with its peak resident memory by then (VmHWM). Side by side in
+the same run: the diffusion stage again on the same database with its timeline rows removed (so it
+reads the history, as every stage did before the ledger and the rows existed; timed to its log
+line, which then includes saving every offer's row, and gives the read alone), unless
+`--no-history`. Prints only; asserts nothing about time.
+Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
+[--no-history]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete
+
+from bench.rebuild import CHANGE_MARGIN, SEND_CHUNK, renumbered
+from hub.codec import encode_contribution
+from hub.collection_processor import CollectionProcessor, Inbound, expected_partition
+from hub.demo_run import end_offsets, prepare
+from hub.feeds.port import TimelineRow
+from hub.feeds.sql import SqlFeedStore
+from hub.kafka_clients import make_producer
+from hub.reference import load_normandy_territory
+from hub.registry.format import load_normandy_registry
+from hub.store.schema import diffusion_timeline
+from hub.store.sql import SqlStore
+from hub.topics import (
+    COLLECTION_STATE,
+    DIFFUSION_TICKS,
+    OFFER_PARTITIONS,
+    REGIONAL_CHANGES,
+    contrib_topic,
+)
+from hub.wire import decode_regional_change, encode_offer_entry
+from producers.demo import DemoChange, as_contribution, creations, generate_changes, generate_offers
+from tests.conftest import make_test_broker
+
+STAGES = ("collection", "store", "diffusion", "scheduler")
+ROWS_CHUNK = 5_000
+READY_WITHIN = 1_800.0  # seconds: a bound on waiting, not a rate
+# The log line that says a stage is ready, and how many of them it takes.
+READY: dict[str, tuple[re.Pattern[str], int]] = {
+    "collection": (re.compile(r"task \d+: [\d,]+ offers read back"), OFFER_PARTITIONS),
+    "store": (re.compile(r"sitn-store: \d+ partition\(s\) assigned"), 1),
+    "diffusion": (re.compile(r"diffusion: timeline of \d+ partitions restored"), 1),
+    # With no timeline rows: ready once the history is read (the line gives read and save times).
+    "diffusion, from history": (re.compile(r"without timeline rows read from"), 1),
+    "scheduler": (re.compile(r"scheduler: \d+ partitions; "), 1),
+}
+
+
+# ---------------------------------------------------------------- writing the history
+
+
+def write_share(
+    bootstrap: str, database_url: str, share: int, offers: int, wanted: int, seed: int
+) -> tuple[int, int, float]:
+    """In a worker process: judge one share's stream, send its first `wanted` regional changes,
+    then each offer's ledger entry, and save each offer's timeline row; returns (changes,
+    offers, seconds)."""
+    started = time.perf_counter()
+    registry, territory = load_normandy_registry(), load_normandy_territory()
+    made = [
+        renumbered(offer, share)
+        for offer in generate_offers(offers, seed * 100 + share, tuple(territory.values()))
+    ]
+    follow_ups = generate_changes(
+        made,
+        int((wanted - offers) * CHANGE_MARGIN) + 1,
+        seed * 100 + share,
+        invalid_ratio=0.0,
+        registry=registry,
+    )
+    stream = creations(made) + follow_ups
+    del made, follow_ups
+    processor = CollectionProcessor(registry, territory)
+    sent, latest = asyncio.run(_judge_and_send(bootstrap, processor, stream, wanted))
+    _save_timeline(database_url, latest)
+    return sent, len(latest), time.perf_counter() - started
+
+
+async def _judge_and_send(
+    bootstrap: str,
+    processor: CollectionProcessor,
+    stream: Sequence[tuple[str, DemoChange]],
+    wanted: int,
+) -> tuple[int, dict[str, bytes]]:
+    producer = make_producer(bootstrap, client_id="sitn-bench-restart-generate")
+    await producer.start()
+    sent, latest = 0, {}
+    try:
+        pending: list[asyncio.Future[object]] = []
+        for offset, (contributor, change) in enumerate(stream):
+            contribution = as_contribution(contributor, change)
+            inbound = Inbound(
+                topic=contrib_topic(contributor),
+                partition=0,
+                offset=offset,
+                timestamp_ms=int(contribution.occurred_at.timestamp() * 1000),
+                key=contribution.offer_id.encode(),
+                value=encode_contribution(contribution),
+            )
+            for out in processor.process(inbound):
+                if out.topic == REGIONAL_CHANGES and sent < wanted:
+                    pending.append(await producer.send(out.topic, key=out.key, value=out.value))
+                    latest[out.key.decode()] = out.value
+                    sent += 1
+            if len(pending) >= SEND_CHUNK:
+                await asyncio.gather(*pending)
+                pending = []
+            if sent >= wanted:
+                break
+        for offer_id in sorted(latest):
+            entry = encode_offer_entry(processor.entry(offer_id))
+            pending.append(
+                await producer.send(COLLECTION_STATE, key=offer_id.encode(), value=entry)
+            )
+            if len(pending) >= SEND_CHUNK:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return sent, latest
+
+
+def _save_timeline(database_url: str, latest: dict[str, bytes]) -> None:
+    """Each offer's timeline row, as the diffusion stage saves it after projecting the change."""
+    rows = [
+        TimelineRow(
+            offer_id,
+            expected_partition(offer_id.encode(), OFFER_PARTITIONS),
+            (change := decode_regional_change(value)).version,
+            value,
+            change.occurred_at,
+            (),
+        )
+        for offer_id, value in sorted(latest.items())
+    ]
+    with SqlFeedStore(database_url) as feeds:
+        for start in range(0, len(rows), ROWS_CHUNK):
+            feeds.append([], {}, rows[start : start + ROWS_CHUNK])
+
+
+def write_history(bootstrap: str, database_url: str, args: argparse.Namespace) -> int:
+    asyncio.run(prepare(bootstrap, load_normandy_registry()))
+    with SqlStore(database_url) as store, SqlFeedStore(database_url) as feeds:
+        store.migrate()
+        feeds.migrate()
+    shares = args.processes
+    offers = max(1, args.changes // args.versions)
+    print(
+        f"writing {args.changes:,} regional changes of {offers:,} offers, their ledger and "
+        f"timeline rows, in {shares} processes (not timed) ..."
+    )
+    started = time.perf_counter()
+    wanted = [args.changes // shares + (k < args.changes % shares) for k in range(shares)]
+    share_offers = [offers // shares + (k < offers % shares) for k in range(shares)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=shares, mp_context=context) as pool:
+        futures = [
+            pool.submit(
+                write_share, bootstrap, database_url, k, share_offers[k], wanted[k], args.seed
+            )
+            for k in range(shares)
+        ]
+        results = [future.result() for future in futures]
+    sent, made = sum(r[0] for r in results), sum(r[1] for r in results)
+    # The store and the feeds stand at the topics' ends, as after a hub that kept up.
+    ends = asyncio.run(end_offsets(bootstrap, [REGIONAL_CHANGES, DIFFUSION_TICKS]))
+    with SqlStore(database_url) as store, SqlFeedStore(database_url) as feeds:
+        store.apply([], {k: v for k, v in ends.items() if k[0] == REGIONAL_CHANGES})
+        feeds.append([], ends)
+    print(f"  wrote {sent:,} changes of {made:,} offers in {time.perf_counter() - started:,.0f}s")
+    return made
+
+
+# ---------------------------------------------------------------- starting a stage
+
+
+@dataclass(frozen=True)
+class Start:
+    stage: str
+    label: str
+    seconds: float
+    peak_mib: float
+    said: str
+
+
+def peak_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def start_stage(stage: str, label: str, env: dict[str, str], home: Path) -> Start:
+    log = home / f"{label}.log"
+    pattern, wanted = READY[label]
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker", "--stage", stage],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        peak, lines = 0.0, []
+        while time.perf_counter() - started < READY_WITHIN:
+            peak = max(peak, peak_mib(process.pid))
+            lines = [line for line in log.read_text().splitlines() if pattern.search(line)]
+            if len(lines) >= wanted:
+                seconds = time.perf_counter() - started
+                return Start(stage, label, seconds, max(peak, peak_mib(process.pid)), lines[-1])
+            if process.poll() is not None:
+                raise SystemExit(f"{label} stopped before it was ready; see {log}")
+            time.sleep(0.05)
+        raise SystemExit(f"{label} was not ready within {READY_WITHIN:g}s; see {log}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+
+
+def report(starts: Sequence[Start], offers: int, changes: int) -> None:
+    print(f"\nready after a start, on {changes:,} regional changes of {offers:,} offers:")
+    for start in starts:
+        said = start.said.split(": ", 1)[-1]
+        print(
+            f"  {start.label:<28} {start.seconds:7.1f} s  peak {start.peak_mib:7.0f} MiB   {said}"
+        )
+    rows = next((s for s in starts if s.label == "diffusion"), None)
+    history = next((s for s in starts if s.label.startswith("diffusion, from")), None)
+    if rows and history:
+        print(f"  diffusion from its rows / from the history: {rows.seconds / history.seconds:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=1_000_000)
+    parser.add_argument("--versions", type=int, default=5, help="regional versions per offer")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--processes", type=int, default=2, help="writers (not timed)")
+    parser.add_argument(
+        "--no-history", action="store_true", help="skip the diffusion stage read from history"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sitn-bench-restart-") as folder:
+        home = Path(folder)
+        broker = make_test_broker(home / "kafka")
+        broker.start()
+        try:
+            database_url = f"sqlite:///{home / 'store.db'}"
+            offers = write_history(broker.bootstrap, database_url, args)
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+                "SITN_DATABASE_URL": database_url,
+                "SITN_HOME": str(home / "hub"),
+            }
+            starts = [start_stage(stage, stage, env, home) for stage in STAGES]
+            if not args.no_history:
+                with SqlFeedStore(database_url) as feeds, feeds.engine.begin() as conn:
+                    conn.execute(delete(diffusion_timeline))
+                starts.append(start_stage("diffusion", "diffusion, from history", env, home))
+            report(starts, offers, args.changes)
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
