@@ -10,11 +10,11 @@ topics' ends, with each offer's diffusion timeline row. Writing is not timed.
 Then starts each stage alone, as an operator does (`sitn worker --stage NAME`, a child process),
 and times it from the start of the process to the line of its log that says it is ready (its
 partitions restored: the collection tasks' ledgers, the diffusion timeline, the scheduler's
-offers; for the store, which keeps nothing but its positions, its partitions assigned), with its peak resident memory by then (VmHWM). Side by side in
-the same run: the diffusion stage again on the same database with its timeline rows removed (so it
-reads the history, as every stage did before the ledger and the rows existed; timed to its log
-line, which then includes saving every offer's row, and gives the read alone), unless
-`--no-history`. Prints only; asserts nothing about time.
+offers; for the store, which keeps nothing but its positions, its partitions assigned), with its
+peak resident memory by then (VmHWM). Side by side in the same run: the diffusion stage again on
+the same database with its timeline rows removed (so it reads the history, as every stage did
+before the ledger and the rows existed; timed to its log line, which then includes saving every
+offer's row, and gives the read alone), unless `--no-history`. Prints only; asserts nothing about time.
 Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
 [--no-history]`.
 """
