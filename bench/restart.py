@@ -14,7 +14,8 @@ offers; for the store, which keeps nothing but its positions, its partitions ass
 peak resident memory by then (VmHWM). Side by side in the same run: the diffusion stage again on
 the same database with its timeline rows removed (so it reads the history, as every stage did
 before the ledger and the rows existed; timed to its log line, which then includes saving every
-offer's row, and gives the read alone), unless `--no-history`. Prints only; asserts nothing about time.
+offer's row, and gives the read alone), unless `--no-history`.
+Prints only; asserts nothing about time.
 Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
 [--no-history]`.
 """
