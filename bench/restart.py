@@ -258,6 +258,7 @@ def report(starts: Sequence[Start], offers: int, changes: int) -> None:
     print(f"\nready after a start, on {changes:,} regional changes of {offers:,} offers:")
     for start in starts:
         said = start.said.split(": ", 1)[-1]
+        said = said if len(said) <= 110 else said[:107] + "..."
         print(
             f"  {start.label:<28} {start.seconds:7.1f} s  peak {start.peak_mib:7.0f} MiB   {said}"
         )

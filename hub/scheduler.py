@@ -52,6 +52,7 @@ from hub.wire import (
 )
 
 log = logging.getLogger("sitn.scheduler")
+tick_log = logging.getLogger("sitn.scheduler.ticks")  # one line per tick: for debugging
 
 Clock = Callable[[], datetime]
 
@@ -209,7 +210,9 @@ class Scheduler:
         ]
         await asyncio.gather(*deliveries)
         for tick, _ in due:
-            log.info("tick %s v%d at %s: %s", tick.offer_id, tick.version, tick.at, tick.reason)
+            tick_log.info(
+                "tick %s v%d at %s: %s", tick.offer_id, tick.version, tick.at, tick.reason
+            )
         self.tally.ticks += len(due)
         return [tick for tick, _ in due]
 

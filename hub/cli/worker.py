@@ -31,7 +31,7 @@ def configure_logging() -> None:
         logging.getLogger(chatty).setLevel(quiet)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # One line per tick is for debugging, not for an operator's screen.
-    logging.getLogger("sitn.scheduler").setLevel(logging.WARNING)
+    logging.getLogger("sitn.scheduler.ticks").setLevel(logging.WARNING)
 
 
 def worker(
