@@ -113,6 +113,16 @@ def generate_share(
     """In a worker process: judge one share's stream and send its first `wanted` regional
     changes; returns (records sent, seconds)."""
     started = time.perf_counter()
+    processor, stream = share_stream(share, offers, wanted, seed)
+    sent = asyncio.run(judge_and_send(bootstrap, topic, processor, stream, wanted))
+    return sent, time.perf_counter() - started
+
+
+def share_stream(
+    share: int, offers: int, wanted: int, seed: int
+) -> tuple[CollectionProcessor, list[tuple[str, DemoChange]]]:
+    """One share's offers' creations and enough follow-ups for `wanted` regional changes, and a
+    processor to judge them."""
     registry, territory = load_normandy_registry(), load_normandy_territory()
     made = generate_offers(offers, seed * 100 + share, tuple(territory.values()))
     made = [renumbered(offer, share) for offer in made]
@@ -123,21 +133,19 @@ def generate_share(
         invalid_ratio=0.0,
         registry=registry,
     )
-    stream = creations(made) + follow_ups
-    del made, follow_ups
-    processor = CollectionProcessor(registry, territory)
-    sent = asyncio.run(_judge_and_send(bootstrap, topic, processor, stream, wanted))
-    return sent, time.perf_counter() - started
+    return CollectionProcessor(registry, territory), creations(made) + follow_ups
 
 
-async def _judge_and_send(
+async def judge_and_send(
     bootstrap: str,
     topic: str,
     processor: CollectionProcessor,
     stream: Sequence[tuple[str, DemoChange]],
     wanted: int,
+    latest: dict[str, bytes] | None = None,
 ) -> int:
-    """Judges the stream in order and sends each regional change as it comes (bounded memory)."""
+    """Judges the stream in order and sends each regional change as it comes (bounded memory);
+    `latest`, if given, gets each offer's last change sent, by offer id."""
     producer = make_producer(bootstrap, client_id="sitn-bench-rebuild-generate")
     await producer.start()
     sent = 0
@@ -157,6 +165,8 @@ async def _judge_and_send(
                 if out.topic == REGIONAL_CHANGES and sent < wanted:
                     pending.append(await producer.send(topic, key=out.key, value=out.value))
                     sent += 1
+                    if latest is not None:
+                        latest[out.key.decode()] = out.value
             if len(pending) >= SEND_CHUNK:
                 await asyncio.gather(*pending)
                 pending = []

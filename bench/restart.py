@@ -39,14 +39,12 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from bench.rebuild import CHANGE_MARGIN, SEND_CHUNK, renumbered
-from hub.codec import encode_contribution
-from hub.collection_processor import CollectionProcessor, Inbound, expected_partition
+from bench.rebuild import SEND_CHUNK, judge_and_send, share_stream
+from hub.collection_processor import CollectionProcessor, expected_partition
 from hub.demo_run import end_offsets, prepare
 from hub.feeds.port import TimelineRow
 from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_producer
-from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline
 from hub.store.sql import SqlStore
@@ -55,10 +53,8 @@ from hub.topics import (
     DIFFUSION_TICKS,
     OFFER_PARTITIONS,
     REGIONAL_CHANGES,
-    contrib_topic,
 )
 from hub.wire import decode_regional_change, encode_offer_entry
-from producers.demo import DemoChange, as_contribution, creations, generate_changes, generate_offers
 from tests.conftest import make_test_broker
 
 STAGES = ("collection", "store", "diffusion", "scheduler")
@@ -85,58 +81,25 @@ def write_share(
     then each offer's ledger entry, and save each offer's timeline row; returns (changes,
     offers, seconds)."""
     started = time.perf_counter()
-    registry, territory = load_normandy_registry(), load_normandy_territory()
-    made = [
-        renumbered(offer, share)
-        for offer in generate_offers(offers, seed * 100 + share, tuple(territory.values()))
-    ]
-    follow_ups = generate_changes(
-        made,
-        int((wanted - offers) * CHANGE_MARGIN) + 1,
-        seed * 100 + share,
-        invalid_ratio=0.0,
-        registry=registry,
+    processor, stream = share_stream(share, offers, wanted, seed)
+    latest: dict[str, bytes] = {}
+    sent = asyncio.run(
+        judge_and_send(bootstrap, REGIONAL_CHANGES, processor, stream, wanted, latest)
     )
-    stream = creations(made) + follow_ups
-    del made, follow_ups
-    processor = CollectionProcessor(registry, territory)
-    sent, latest = asyncio.run(_judge_and_send(bootstrap, processor, stream, wanted))
+    asyncio.run(_send_ledger(bootstrap, processor, sorted(latest)))
     _save_timeline(database_url, latest)
     return sent, len(latest), time.perf_counter() - started
 
 
-async def _judge_and_send(
-    bootstrap: str,
-    processor: CollectionProcessor,
-    stream: Sequence[tuple[str, DemoChange]],
-    wanted: int,
-) -> tuple[int, dict[str, bytes]]:
-    producer = make_producer(bootstrap, client_id="sitn-bench-restart-generate")
+async def _send_ledger(
+    bootstrap: str, processor: CollectionProcessor, offer_ids: Sequence[str]
+) -> None:
+    """Each offer's ledger entry on the state topic, as the collection stage leaves it."""
+    producer = make_producer(bootstrap, client_id="sitn-bench-restart-ledger")
     await producer.start()
-    sent, latest = 0, {}
     try:
         pending: list[asyncio.Future[object]] = []
-        for offset, (contributor, change) in enumerate(stream):
-            contribution = as_contribution(contributor, change)
-            inbound = Inbound(
-                topic=contrib_topic(contributor),
-                partition=0,
-                offset=offset,
-                timestamp_ms=int(contribution.occurred_at.timestamp() * 1000),
-                key=contribution.offer_id.encode(),
-                value=encode_contribution(contribution),
-            )
-            for out in processor.process(inbound):
-                if out.topic == REGIONAL_CHANGES and sent < wanted:
-                    pending.append(await producer.send(out.topic, key=out.key, value=out.value))
-                    latest[out.key.decode()] = out.value
-                    sent += 1
-            if len(pending) >= SEND_CHUNK:
-                await asyncio.gather(*pending)
-                pending = []
-            if sent >= wanted:
-                break
-        for offer_id in sorted(latest):
+        for offer_id in offer_ids:
             entry = encode_offer_entry(processor.entry(offer_id))
             pending.append(
                 await producer.send(COLLECTION_STATE, key=offer_id.encode(), value=entry)
@@ -147,7 +110,6 @@ async def _judge_and_send(
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return sent, latest
 
 
 def _save_timeline(database_url: str, latest: dict[str, bytes]) -> None:

@@ -170,13 +170,7 @@ async def test_a_starting_scheduler_knows_the_offers_from_the_ledger_not_the_his
     topics = await fresh_topics(kafka_bootstrap)
     change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
     await publish(kafka_bootstrap, topics, change, history=False)  # in the ledger only
-    clock = FakeClock(END_OF_SUMMER + timedelta(days=1))
-    stop = asyncio.Event()
-    running = asyncio.create_task(scheduler_on(kafka_bootstrap, topics, clock).run(stop))
-    try:
-        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
-    finally:
-        await stopped(stop, running)
+    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
     assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
 
 
@@ -190,11 +184,17 @@ async def test_a_history_with_no_ledger_beside_it_is_read_whole(kafka_bootstrap:
         await producer.send_and_wait(topics.changes, key=change.offer_id.encode(), value=value)
     finally:
         await producer.stop()
+    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
+    assert (sent.offer_id, sent.at) == (change.offer_id, END_OF_SUMMER)
+
+
+async def first_tick_after_a_start(bootstrap: str, topics: Topics) -> Tick:
+    """The first tick of a scheduler started a day after the end of summer."""
     clock = FakeClock(END_OF_SUMMER + timedelta(days=1))
     stop = asyncio.Event()
-    running = asyncio.create_task(scheduler_on(kafka_bootstrap, topics, clock).run(stop))
+    running = asyncio.create_task(scheduler_on(bootstrap, topics, clock).run(stop))
     try:
-        (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
+        (sent,) = await first_ticks(bootstrap, topics.ticks, 1, running)
     finally:
         await stopped(stop, running)
-    assert (sent.offer_id, sent.at) == (change.offer_id, END_OF_SUMMER)
+    return sent
