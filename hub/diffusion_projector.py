@@ -13,8 +13,9 @@ last batch it wrote, and a redelivered change or tick meets feeds that already h
 Its per-offer state (each offer's latest change, when it was last evaluated, ticks that arrived
 before their change: `hub.core.clock.Timeline`) is saved in the feed database, one row per offer
 (`FeedStore.timeline`), in the transaction that writes the entries and positions it goes with. On
-an assignment the rows of the assigned partitions are read back, the changes kept as bytes until a
-tick needs one: a restart reads one row per offer, not the history. A feed database that has
+an assignment the rows of the assigned partitions are read back without the changes' bytes, and a
+change is read and decoded when a tick first needs it: a restart reads one small row per offer,
+not the history. A feed database that has
 positions but no rows (written before the rows existed) is restored once from both topics, up to
 the stored positions, and every offer's row is then saved. Within a batch the
 changes are taken before the ticks, so a batch read again gives the same entries; how ticks and
@@ -187,19 +188,35 @@ def timeline_rows(
     return rows
 
 
-def timeline_parts(rows: Sequence[TimelineRow]) -> list[OfferTimeline]:
-    """The saved rows as the timeline takes them back (each change decoded when first needed)."""
-    return [
-        OfferTimeline(
-            row.offer_id,
-            None
-            if row.change is None
-            else Kept(row.version, functools.partial(decode_regional_change, row.change)),
-            row.evaluated_at,
-            tuple(decode_tick(t) for t in row.waiting),
+def timeline_parts(
+    rows: Sequence[TimelineRow], load: Callable[[str], bytes | None] | None = None
+) -> list[OfferTimeline]:
+    """The saved rows as the timeline takes them back, each change decoded when first needed:
+    from the row's bytes, or, for rows read without them, read with `load` (the feed store's
+    `timeline_change`) then."""
+    parts: list[OfferTimeline] = []
+    for row in rows:
+        latest: Kept | None = None
+        if row.change is not None:
+            latest = Kept(row.version, functools.partial(decode_regional_change, row.change))
+        elif row.version > 0 and load is not None:
+            latest = Kept(row.version, functools.partial(_stored_change, load, row))
+        waiting = tuple(decode_tick(t) for t in row.waiting)
+        parts.append(OfferTimeline(row.offer_id, latest, row.evaluated_at, waiting))
+    return parts
+
+
+def _stored_change(load: Callable[[str], bytes | None], row: TimelineRow) -> RegionalChange:
+    value = load(row.offer_id)
+    change = None if value is None else decode_regional_change(value)
+    if change is None or change.version != row.version:
+        # Another instance moved the offer on: this one lost its partition; its restart
+        # takes the rows as they now stand.
+        raise RuntimeError(
+            f"the timeline row of {row.offer_id} no longer holds version {row.version}; "
+            "the diffusion stage restarts from the rows as they are"
         )
-        for row in rows
-    ]
+    return change
 
 
 class DiffusionProjector:
@@ -243,8 +260,12 @@ class DiffusionProjector:
         partitions = sorted({tp.partition for tp in assigned})
         self.timeline = Timeline()
         self.views = FeedViews()
-        rows = await asyncio.to_thread(self.feeds.timeline, partitions)
-        self.timeline.restore_parts(await asyncio.to_thread(timeline_parts, rows))
+        # Without the changes' bytes: a change is read and decoded when a tick first needs it.
+        rows = await asyncio.to_thread(
+            functools.partial(self.feeds.timeline, partitions, changes=False)
+        )
+        parts = await asyncio.to_thread(timeline_parts, rows, self.feeds.timeline_change)
+        self.timeline.restore_parts(parts)
         with_rows = {row.partition for row in rows}
         bare = {
             (tp.topic, tp.partition): positions[(tp.topic, tp.partition)]

@@ -350,6 +350,17 @@ class FeedStoreContract:
         feeds.append([], {}, [whole])
         assert feeds.timeline([2]) == [whole]
 
+    def test_rows_read_without_their_changes_leave_them_to_be_read_one_by_one(
+        self, feeds: FeedStore
+    ) -> None:
+        row = TimelineRow("HOT-1", 2, 1, b"change-1", T0, (b"tick",))
+        feeds.append([], {}, [row, TimelineRow("RES-2", 2, 0, None, None, (b"early",))])
+
+        assert feeds.timeline([2], changes=False)[0] == replace(row, change=None)
+        assert feeds.timeline_change("HOT-1") == b"change-1"
+        assert feeds.timeline_change("RES-2") is None
+        assert feeds.timeline_change("NONE-3") is None
+
     def test_a_late_writer_cannot_move_an_offers_row_back(self, feeds: FeedStore) -> None:
         newer = TimelineRow("HOT-1", 2, 3, b"change-3", T0, ())
         feeds.append([], {}, [newer])

@@ -389,7 +389,8 @@ def interleavings(
 def restored(feeds: InMemoryFeedStore) -> Timeline:
     """A restarted projector's timeline: the feed store's rows, as `DiffusionProjector.restore`."""
     timeline = Timeline()
-    timeline.restore_parts(timeline_parts(feeds.timeline(range(OFFER_PARTITIONS))))
+    rows = feeds.timeline(range(OFFER_PARTITIONS), changes=False)
+    timeline.restore_parts(timeline_parts(rows, feeds.timeline_change))
     return timeline
 
 

@@ -75,14 +75,19 @@ class InMemoryFeedStore:
         with self._lock:
             return dict(self._positions)
 
-    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
+    def timeline(self, partitions: Collection[int], *, changes: bool = True) -> list[TimelineRow]:
         wanted = set(partitions)
         with self._lock:
             return [
-                self._timeline[o]
+                row if changes else replace(row, change=None)
                 for o in sorted(self._timeline)
-                if self._timeline[o].partition in wanted
+                if (row := self._timeline[o]).partition in wanted
             ]
+
+    def timeline_change(self, offer_id: str) -> bytes | None:
+        with self._lock:
+            row = self._timeline.get(offer_id)
+        return None if row is None else row.change
 
     def head(self, diffuser_id: str) -> int:
         with self._lock:

@@ -96,8 +96,14 @@ class FeedStore(Protocol):
         """
         ...
 
-    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
-        """The timeline rows of the offers on `partitions`, by offer id."""
+    def timeline(self, partitions: Collection[int], *, changes: bool = True) -> list[TimelineRow]:
+        """The timeline rows of the offers on `partitions`, by offer id; with `changes=False`,
+        without their changes' bytes (None), which `timeline_change` reads when needed."""
+        ...
+
+    def timeline_change(self, offer_id: str) -> bytes | None:
+        """The bytes of the offer's latest change its timeline row holds (None: no row, or
+        no change yet)."""
         ...
 
     def positions(self) -> dict[tuple[str, int], int]:

@@ -190,11 +190,13 @@ class SqlFeedStore:
 
     # ------------------------------------------------------------ reads
 
-    def timeline(self, partitions: Collection[int]) -> list[TimelineRow]:
+    def timeline(self, partitions: Collection[int], *, changes: bool = True) -> list[TimelineRow]:
+        t = diffusion_timeline.c
+        columns = [t.offer_id, t.partition, t.version, t.evaluated_at, t.waiting_json]
         query = (
-            select(diffusion_timeline)
-            .where(diffusion_timeline.c.partition.in_(sorted(partitions)))
-            .order_by(diffusion_timeline.c.offer_id)
+            select(*columns, *([t.change] if changes else []))
+            .where(t.partition.in_(sorted(partitions)))
+            .order_by(t.offer_id)
         )
         with self._engine.connect() as conn:
             return [
@@ -202,12 +204,18 @@ class SqlFeedStore:
                     row.offer_id,
                     row.partition,
                     row.version,
-                    row.change,
+                    row.change if changes else None,
                     row.evaluated_at,
                     tuple(bytes.fromhex(t) for t in json.loads(row.waiting_json)),
                 )
                 for row in conn.execute(query)
             ]
+
+    def timeline_change(self, offer_id: str) -> bytes | None:
+        query = select(diffusion_timeline.c.change).where(diffusion_timeline.c.offer_id == offer_id)
+        with self._engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else bytes(value)
 
     def positions(self) -> dict[tuple[str, int], int]:
         with self._engine.connect() as conn:
