@@ -451,3 +451,13 @@ def counted(
         return load()
 
     return counting
+
+
+def test_a_change_read_late_that_another_instance_moved_on_stops_the_stage_loudly() -> None:
+    feeds = InMemoryFeedStore()
+    diffuse_batch(feeds, registry(), Timeline(), [offer()], [], {("c", 0): 1})
+    timeline = restored(feeds)
+    v2 = offer(version=2, occurred_at=datetime(2026, 9, 1, tzinfo=UTC), name="Les Planches")
+    diffuse_batch(feeds, registry(), Timeline(), [v2], [], {("c", 0): 2})  # the new owner's
+    with pytest.raises(RuntimeError, match="no longer holds version 1"):
+        timeline.tick(tick(offer(), END_OF_SUMMER))
