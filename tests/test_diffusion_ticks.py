@@ -441,6 +441,8 @@ def test_a_restored_timeline_decodes_a_change_only_when_a_tick_needs_it() -> Non
     (evaluation,) = [e for e in [timeline.tick(tick(festival(), AFTER_FESTIVAL))] if e]
     assert loads == [festival().offer_id]
     assert evaluation.change == festival()
+    (saved,) = timeline.touched()
+    assert isinstance(saved.latest, Kept), "its bytes are stored already: not written again"
 
 
 def counted(

@@ -100,6 +100,8 @@ class Timeline:
 
     def __init__(self) -> None:
         self._latest: dict[str, RegionalChange | Kept] = {}
+        # Kept changes loaded for a tick: the part stays `Kept` (its bytes are stored already).
+        self._loaded: dict[str, RegionalChange] = {}
         self._evaluated: dict[str, datetime] = {}  # the latest evaluation of the latest change
         self._waiting: dict[str, list[Tick]] = {}  # ticks of versions not read yet
         self._touched: dict[str, None] = {}
@@ -111,6 +113,7 @@ class Timeline:
             return []
         self._touched[change.offer_id] = None
         self._latest[change.offer_id] = change
+        self._loaded.pop(change.offer_id, None)
         self._evaluated[change.offer_id] = _utc(change.occurred_at)
         evaluations = [Evaluation(change, change.occurred_at)]
         waiting = self._waiting.pop(change.offer_id, [])
@@ -140,10 +143,11 @@ class Timeline:
 
     def _whole(self, offer_id: str) -> RegionalChange:
         latest = self._latest[offer_id]
-        if isinstance(latest, Kept):
-            latest = latest.load()
-            self._latest[offer_id] = latest
-        return latest
+        if not isinstance(latest, Kept):
+            return latest
+        if offer_id not in self._loaded:
+            self._loaded[offer_id] = latest.load()
+        return self._loaded[offer_id]
 
     def touched(self) -> list[OfferTimeline]:
         """The parts of the offers touched since the last call, in the order first touched."""
