@@ -18,7 +18,7 @@ from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_producer
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
-from hub.stages.roots import run_diffusion, run_store
+from hub.stages.roots import prepare_stages, run_diffusion, run_store
 from hub.store.sql import SqlStore
 from hub.topics import REGIONAL_CHANGES
 from hub.wire import encode_regional_change
@@ -40,6 +40,9 @@ async def stages(tmp_path: Path) -> AsyncIterator[Settings]:
     stop = asyncio.Event()
     try:
         await prepare(broker.bootstrap, load_normandy_registry())
+        # Once, before the stages start side by side, as `sitn worker` does: alembic's context
+        # is process-global, so two migrations in threads of one process trip over each other.
+        await prepare_stages(settings)
         running = [
             asyncio.create_task(run_store(settings, stop, "sitn")),
             asyncio.create_task(run_diffusion(settings, stop, "sitn")),
