@@ -14,10 +14,12 @@ offers; for the store, which keeps nothing but its positions, its partitions ass
 peak resident memory by then (VmHWM). Side by side in the same run: the diffusion stage again on
 the same database with its timeline rows removed (so it reads the history, as every stage did
 before the ledger and the rows existed; timed to its log line, which then includes saving every
-offer's row, and gives the read alone), unless `--no-history`.
+offer's row, and gives the read alone), unless `--no-history`; and the scheduler again on a
+ledger whose latest records lack the `sitn-boundaries` header (an older hub's: it decodes every
+entry), unless `--no-older-ledger`.
 Prints only; asserts nothing about time.
 Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
-[--no-history]`.
+[--no-history] [--no-older-ledger]`.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from bench.rebuild import SEND_CHUNK, judge_and_send, share_stream
-from hub.collection_processor import CollectionProcessor, expected_partition
+from hub.collection_processor import CollectionProcessor, expected_partition, ledger_output
 from hub.demo_run import end_offsets, prepare
 from hub.feeds.port import TimelineRow
 from hub.feeds.sql import SqlFeedStore
@@ -48,13 +50,14 @@ from hub.kafka_clients import make_producer
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline
 from hub.store.sql import SqlStore
+from hub.topic_reader import read_prefix_records
 from hub.topics import (
     COLLECTION_STATE,
     DIFFUSION_TICKS,
     OFFER_PARTITIONS,
     REGIONAL_CHANGES,
 )
-from hub.wire import decode_regional_change, encode_offer_entry
+from hub.wire import decode_regional_change
 from tests.conftest import make_test_broker
 
 STAGES = ("collection", "store", "diffusion", "scheduler")
@@ -68,6 +71,8 @@ READY: dict[str, tuple[re.Pattern[str], int]] = {
     # With no timeline rows: ready once the history is read (the line gives read and save times).
     "diffusion, from history": (re.compile(r"without timeline rows read from"), 1),
     "scheduler": (re.compile(r"scheduler: \d+ partitions; "), 1),
+    # On a ledger whose latest records have no `sitn-boundaries` header (an older hub's).
+    "scheduler, older ledger": (re.compile(r"scheduler: \d+ partitions; "), 1),
 }
 
 
@@ -100,9 +105,11 @@ async def _send_ledger(
     try:
         pending: list[asyncio.Future[object]] = []
         for offer_id in offer_ids:
-            entry = encode_offer_entry(processor.entry(offer_id))
+            out = ledger_output(processor.entry(offer_id))
             pending.append(
-                await producer.send(COLLECTION_STATE, key=offer_id.encode(), value=entry)
+                await producer.send(
+                    out.topic, key=out.key, value=out.value, headers=list(out.headers)
+                )
             )
             if len(pending) >= SEND_CHUNK:
                 await asyncio.gather(*pending)
@@ -161,6 +168,27 @@ def write_history(bootstrap: str, database_url: str, args: argparse.Namespace) -
         feeds.append([], ends)
     print(f"  wrote {sent:,} changes of {made:,} offers in {time.perf_counter() - started:,.0f}s")
     return made
+
+
+async def strip_ledger_headers(bootstrap: str) -> None:
+    """Each ledger record again, without its headers, as a hub older than them wrote it (the
+    records with headers stay before them until compaction, as they would on such a topic)."""
+    print("writing the ledger again without its headers (not timed) ...")
+    ledger = await read_prefix_records(
+        bootstrap, COLLECTION_STATE, lambda record: (record.key, record.value)
+    )
+    producer = make_producer(bootstrap, client_id="sitn-bench-restart-ledger")
+    await producer.start()
+    try:
+        pending: list[asyncio.Future[object]] = []
+        for key, value in ledger.values:
+            pending.append(await producer.send(COLLECTION_STATE, key=key, value=value))
+            if len(pending) >= SEND_CHUNK:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
 
 
 # ---------------------------------------------------------------- starting a stage
@@ -224,6 +252,13 @@ def report(starts: Sequence[Start], offers: int, changes: int) -> None:
         print(
             f"  {start.label:<28} {start.seconds:7.1f} s  peak {start.peak_mib:7.0f} MiB   {said}"
         )
+    headers = next((s for s in starts if s.label == "scheduler"), None)
+    older = next((s for s in starts if s.label == "scheduler, older ledger"), None)
+    if headers and older:
+        print(
+            "  scheduler from the headers / from the entries:"
+            f" {headers.seconds / older.seconds:.2f}"
+        )
     rows = next((s for s in starts if s.label == "diffusion"), None)
     history = next((s for s in starts if s.label.startswith("diffusion, from")), None)
     if rows and history:
@@ -238,6 +273,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="writers (not timed)")
     parser.add_argument(
         "--no-history", action="store_true", help="skip the diffusion stage read from history"
+    )
+    parser.add_argument(
+        "--no-older-ledger",
+        action="store_true",
+        help="skip the scheduler on a ledger without its boundaries headers",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sitn-bench-restart-") as folder:
@@ -258,6 +298,9 @@ def main() -> None:
                 with SqlFeedStore(database_url) as feeds, feeds.engine.begin() as conn:
                     conn.execute(delete(diffusion_timeline))
                 starts.append(start_stage("diffusion", "diffusion, from history", env, home))
+            if not args.no_older_ledger:
+                asyncio.run(strip_ledger_headers(broker.bootstrap))
+                starts.append(start_stage("scheduler", "scheduler, older ledger", env, home))
             report(starts, offers, args.changes)
         finally:
             broker.stop()

@@ -87,6 +87,7 @@ RECORD_NAMES: Final = (
     "DiffusionChange",
     "Tick",
     "CollectionState",
+    "BoundaryFacts",
 )
 
 _SCHEMA_PACKAGE: Final = "schemas"

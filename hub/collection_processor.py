@@ -28,6 +28,7 @@ from typing import Final
 from aiokafka.partitioner import murmur2
 
 from hub.core.collection import Accepted, Context, OfferState, Rejected, Rejection
+from hub.core.diffusion_rules import boundary_facts
 from hub.core.ledger import Deferred, Judged, OfferEntry, Origin, Outcome, collect, expire
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
@@ -45,6 +46,7 @@ from hub.wire import (
     decode_contribution,
     decode_customer_record,
     decode_offer_entry,
+    encode_boundary_facts,
     encode_customer_record,
     encode_dead_letter,
     encode_offer_entry,
@@ -54,6 +56,7 @@ from hub.wire import (
 )
 
 __all__ = [
+    "BOUNDARIES_HEADER",
     "DEFAULT_MAX_RECORD_BYTES",
     "WAITING_HEADER",
     "CollectionProcessor",
@@ -62,6 +65,7 @@ __all__ = [
     "Tally",
     "encode_regional_change",
     "encode_rejection",
+    "ledger_output",
 ]
 
 # Below Kafka's default `message.max.bytes` (1,048,588) and aiokafka's `max_request_size`
@@ -71,6 +75,9 @@ DEFAULT_MAX_RECORD_BYTES: Final = 1_000_000
 # Header of a state record whose entry holds waiting contributions: the earliest arrival, in ms,
 # so a restart knows which entries have a deadline without decoding any.
 WAITING_HEADER: Final = "sitn-waiting-since"
+# Header of a state record whose entry holds a change: that change's `BoundaryFacts`, so the
+# scheduler restores every offer's boundaries without decoding a single change.
+BOUNDARIES_HEADER: Final = "sitn-boundaries"
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,11 @@ class Outbound:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def size(self) -> int:
+        """The bytes the record takes against the broker's limit: its value and headers."""
+        return len(self.value) + sum(len(name) + len(value) for name, value in self.headers)
 
 
 @dataclass
@@ -239,7 +251,7 @@ class CollectionProcessor:
         after, outcomes = collect(entry, contribution, origin, context)
         outputs = list(self._outputs(outcomes))
         state = self._state_output(entry, after)
-        if any(len(out.value) > self.max_record_bytes for out in [*outputs, *state]):
+        if any(out.size > self.max_record_bytes for out in [*outputs, *state]):
             return self._too_large(entry, outcomes[0], [*outputs, *state])
         self._count(outcomes)
         self._keep(after)
@@ -298,24 +310,20 @@ class CollectionProcessor:
     def _state_output(self, before: OfferEntry, after: OfferEntry) -> list[Outbound]:
         if after == before:
             return []
-        since = after.earliest_arrival_ms()
-        headers = () if since is None else ((WAITING_HEADER, str(since).encode()),)
-        return [
-            Outbound(COLLECTION_STATE, after.offer_id.encode(), encode_offer_entry(after), headers)
-        ]
+        return [ledger_output(after)]
 
     def _too_large(
         self, entry: OfferEntry, outcome: Outcome, outputs: list[Outbound]
     ) -> list[Outbound]:
         c = outcome.contribution
-        largest = max(outputs, key=lambda out: len(out.value))
+        largest = max(outputs, key=lambda out: out.size)
         rejection = Rejection(
             c.event_id,
             c.contributor,
             c.offer_id,
             c.occurred_at,
             ("offer.too_large",),
-            f"accepting {c.event_id} would make a {largest.topic} record of {len(largest.value):,}"
+            f"accepting {c.event_id} would make a {largest.topic} record of {largest.size:,}"
             f" bytes, over the {self.max_record_bytes:,} the hub can send: the offer is unchanged;"
             " shorten its texts or move media to URLs, then publish the change again",
             (),
@@ -363,3 +371,17 @@ class CollectionProcessor:
         return [
             Outbound(CUSTOMER_DATA, customer.collector.encode(), encode_customer_record(customer))
         ]
+
+
+def ledger_output(entry: OfferEntry) -> Outbound:
+    """An offer's record on `sitn.collection.state`, with the headers that let a restart read
+    the ledger without decoding it (`WAITING_HEADER`, `BOUNDARIES_HEADER`)."""
+    since = entry.earliest_arrival_ms()
+    headers: list[tuple[str, bytes]] = []
+    if since is not None:
+        headers.append((WAITING_HEADER, str(since).encode()))
+    if entry.latest is not None:
+        headers.append((BOUNDARIES_HEADER, encode_boundary_facts(boundary_facts(entry.latest))))
+    return Outbound(
+        COLLECTION_STATE, entry.offer_id.encode(), encode_offer_entry(entry), tuple(headers)
+    )

@@ -11,7 +11,8 @@ into feed entries dated at the boundary, so a replay of both topics reproduces t
 
 Restarts: the state is rebuilt at start from the collection stage's ledger, the compacted
 `sitn.collection.state` (one record per offer: its latest change, written in the transaction that
-wrote the change), and the ticks topic (the latest tick of each offer): in proportion to the
+wrote the change, with that change's `BoundaryFacts` in a header, which is all the scheduler
+decodes and keeps), and the ticks topic (the latest tick of each offer): in proportion to the
 offers, not the history. The end offsets of `sitn.regional.changes` are taken first and followed
 from there; a change read twice (in the ledger and after those offsets) is taken once. A partition
 with a history but no ledger yet (a hub older than the ledger, until the collection stage seeds
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,15 +38,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 
 from hub.collection.tasks import TaskAssignor
+from hub.collection_processor import BOUNDARIES_HEADER
 from hub.core.clock import Tick, TickSchedule
+from hub.core.diffusion_rules import BoundaryFacts, boundary_facts
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.kafka_clients import make_producer
-from hub.topic_reader import read_prefix
+from hub.topic_reader import read_prefix, read_prefix_records
 from hub.topics import COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
 from hub.wire import (
     DecodeError,
     RecordError,
+    decode_boundary_facts,
     decode_offer_entry,
     decode_regional_change,
     decode_tick,
@@ -96,11 +101,13 @@ class Scheduler:
         self.group_id = group_id
         self._assigned: set[TopicPartition] | None = None  # to restore, after a rebalance
 
-    def restore(self, changes: Iterable[RegionalChange], ticks: Iterable[Tick]) -> None:
+    def restore(
+        self, changes: Iterable[RegionalChange | BoundaryFacts], ticks: Iterable[Tick]
+    ) -> None:
         """Takes in the history of both topics (blocking: run it in a thread)."""
         self.schedule.restore(changes, ticks)
 
-    def observe(self, changes: Iterable[RegionalChange]) -> None:
+    def observe(self, changes: Iterable[RegionalChange | BoundaryFacts]) -> None:
         for change in changes:
             self.schedule.observe_change(change)
             self.tally.changes += 1
@@ -147,18 +154,19 @@ class Scheduler:
     async def _restore_assigned(self, consumer: AIOKafkaConsumer) -> None:
         """The schedule of the assigned partitions, from the ledger and the ticks (module
         docstring); the changes are followed from their end offsets taken before the ledger."""
+        started = time.perf_counter()
         assigned, self._assigned = self._assigned or set(), None
         partitions = {tp.partition for tp in assigned}
         ends = await consumer.end_offsets(sorted(assigned)) if assigned else {}
         upto = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-        ledger = await read_prefix(
+        ledger = await read_prefix_records(
             self.bootstrap,
             self.state_topic,
-            latest_change,
+            ledger_boundaries,
             upto={(self.state_topic, p): 2**62 for p in partitions},
             client_id=self.group_id,
         )
-        changes = [c for c in ledger.values if c is not None]
+        changes: list[BoundaryFacts] = [c for c in ledger.values if c is not None]
         source = "offers in the ledger"
         # A partition whose ledger is empty beside a history (not seeded yet): its history.
         bare = {
@@ -170,7 +178,7 @@ class Scheduler:
             history = await read_prefix(
                 self.bootstrap,
                 self.changes_topic,
-                decode_regional_change,
+                change_boundaries,
                 upto=bare,
                 client_id=self.group_id,
             )
@@ -183,19 +191,28 @@ class Scheduler:
             upto={(self.ticks_topic, p): 2**62 for p in partitions},
             client_id=self.group_id,
         )
+        read = time.perf_counter() - started
         self.schedule = TickSchedule()
-        await asyncio.to_thread(self.restore, changes, tick_ends.values)
+        await asyncio.to_thread(self._restore_and_plan, changes, tick_ends.values)
         for tp in sorted(assigned):
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
         log.info(
-            "scheduler: %d partitions; %d %s and %d ticks read back",
+            "scheduler: %d partitions; %d %s and %d ticks read back in %.1f s, next boundaries "
+            "planned in %.1f s",
             len(assigned),
             len(changes),
             source,
             len(tick_ends.values),
+            read,
+            time.perf_counter() - started - read,
         )
         self.ready.set()
+
+    def _restore_and_plan(self, changes: list[BoundaryFacts], ticks: list[Tick]) -> None:
+        """Restores, then computes every offer's next boundary, so ready means ready to tick."""
+        self.restore(changes, ticks)
+        self.schedule.next_due(self.registry())
 
     async def publish_due(self, producer: AIOKafkaProducer) -> list[Tick]:
         """Sends the due ticks and waits until the broker holds every one of them.
@@ -220,10 +237,10 @@ class Scheduler:
         return [(tick, encode_tick(tick)) for tick in self.due()]
 
     def _observe_records(self, records: list[ConsumerRecord]) -> None:
-        changes: list[RegionalChange] = []
+        changes: list[BoundaryFacts] = []
         for record in records:
             try:
-                changes.append(decode_regional_change(record.value))
+                changes.append(change_boundaries(record.value))
             except (DecodeError, RecordError) as error:
                 log.error(
                     "regional change %d@%d skipped: %s", record.partition, record.offset, error
@@ -231,9 +248,21 @@ class Scheduler:
         self.observe(changes)
 
 
-def latest_change(value: bytes | None) -> RegionalChange | None:
-    """The latest change an offer's ledger record holds (None: a tombstone, or not created)."""
-    return None if value is None else decode_offer_entry(value).latest
+def ledger_boundaries(record: ConsumerRecord) -> BoundaryFacts | None:
+    """The boundary facts of the latest change an offer's ledger record holds (None: a
+    tombstone, or not created): from its header, or, for a record written before the header
+    existed, from the entry itself."""
+    for name, value in record.headers or ():
+        if name == BOUNDARIES_HEADER:
+            return decode_boundary_facts(value)
+    if record.value is None:
+        return None
+    latest = decode_offer_entry(record.value).latest
+    return None if latest is None else boundary_facts(latest)
+
+
+def change_boundaries(value: bytes | None) -> BoundaryFacts:
+    return boundary_facts(decode_regional_change(value))
 
 
 class _Reassigned(ConsumerRebalanceListener):  # type: ignore[misc]

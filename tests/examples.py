@@ -25,6 +25,7 @@ from hub.core.contribution import (
     OfferWithdrawn,
     Payload,
 )
+from hub.core.diffusion_rules import boundary_facts
 from hub.core.ledger import Judged, OfferEntry, Origin, Waiting
 from hub.core.offer import (
     Accessibility,
@@ -383,4 +384,5 @@ def generic_records() -> dict[str, dict[str, dict[str, Any]]]:
         },
         "Tick": {"media-rights-ended": to_avro_record(tick())},
         "CollectionState": collection_state_records(),
+        "BoundaryFacts": {"hotel": to_avro_record(boundary_facts(regional_change()))},
     }

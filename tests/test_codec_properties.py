@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hub import codec
 from hub.core.contribution import FieldGroupsChanged, OfferCreated
+from hub.core.diffusion_rules import boundary_facts
 from hub.core.offer import (
     LANGUAGES,
     Accessibility,
@@ -46,6 +47,7 @@ from hub.records import (
     from_avro_record,
     to_avro_record,
 )
+from hub.wire import decode_boundary_facts, encode_boundary_facts
 from tests import examples
 
 T = TypeVar("T")
@@ -195,3 +197,13 @@ def test_any_public_state_survives_as_a_regional_change(fields: OfferFields) -> 
     change = replace(examples.regional_change(), public=fields.public(), private=fields.private)
     data = codec.encode("RegionalChange", to_avro_record(change))
     assert from_avro_record(RegionalChange, codec.decode("RegionalChange", data)) == change
+
+
+@settings(max_examples=30, deadline=None)
+@given(fields=offer_fields, offer_type=st.sampled_from(OfferType))
+def test_the_boundary_facts_of_any_change_survive_the_wire(
+    fields: OfferFields, offer_type: OfferType
+) -> None:
+    change = replace(examples.regional_change(), offer_type=offer_type, public=fields.public())
+    facts = boundary_facts(change)
+    assert decode_boundary_facts(encode_boundary_facts(facts)) == facts

@@ -24,11 +24,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.core.contribution import OfferDeleted
+from hub.collection_processor import BOUNDARIES_HEADER, CollectionProcessor
+from hub.core.contribution import OfferCreated, OfferDeleted
+from hub.core.diffusion_rules import boundary_facts
+from hub.core.offer import OfferType
+from hub.reference import load_normandy_territory
+from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, RegionalStore, SqlStore, StoredRejection
 from hub.topics import COLLECTION_STATE, REGIONAL_CHANGES, REJECTIONS
+from hub.wire import (
+    decode_boundary_facts,
+    decode_offer_entry,
+    decode_regional_change,
+    decode_rejection,
+)
 from tests.hub_pipeline import (
     OutputLog,
+    contribution_log,
     demo_contributions,
     demo_records,
     fingerprint,
@@ -41,6 +53,7 @@ from tests.hub_pipeline import (
     run,
     visible,
 )
+from tests.test_collection_rules import contribution, offer_fields
 
 PROPERTY = settings(max_examples=25, deadline=None)
 # At most this many records in the batch a crash or an abort undoes: a transaction's size.
@@ -112,6 +125,33 @@ def test_every_verdict_that_changes_an_offers_ledger_emits_its_new_entry_last() 
         assert [o.topic for o in outputs].count(COLLECTION_STATE) == (1 if changed else 0)
         if changed:
             assert outputs[-1].topic == COLLECTION_STATE
+
+
+def test_each_ledger_record_of_an_offer_carries_the_boundary_facts_of_its_latest_change() -> None:
+    for outputs in reference_run().outputs:
+        changes = [o for o in outputs if o.topic == REGIONAL_CHANGES]
+        for state in (o for o in outputs if o.topic == COLLECTION_STATE):
+            latest = decode_offer_entry(state.value).latest
+            headers = dict(state.headers)
+            if latest is None:
+                assert BOUNDARIES_HEADER not in headers
+                continue
+            assert decode_boundary_facts(headers[BOUNDARIES_HEADER]) == boundary_facts(latest)
+            if changes:
+                assert latest == decode_regional_change(changes[-1].value)
+
+
+def test_a_ledger_record_too_large_only_with_its_headers_is_refused_as_too_large() -> None:
+    creation = contribution("cdt-calvados", OfferCreated(OfferType.HOT, offer_fields()))
+    (record,) = contribution_log([creation])
+    state = next(o for o in new_processor().process(record) if o.topic == COLLECTION_STATE)
+    assert state.size > len(state.value)
+    strict = CollectionProcessor(
+        load_normandy_registry(), load_normandy_territory(), max_record_bytes=state.size - 1
+    )
+    outputs = strict.process(record)
+    assert [o.topic for o in outputs] == [REJECTIONS, COLLECTION_STATE]
+    assert decode_rejection(outputs[0].value).rule_ids == ("offer.too_large",)
 
 
 # ---------------------------------------------------------------- redelivery

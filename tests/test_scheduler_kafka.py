@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 
 from hub.codec import encode_record
+from hub.collection_processor import ledger_output
 from hub.core.clock import Tick
 from hub.core.ledger import OfferEntry
 from hub.core.regional import RegionalChange
@@ -29,7 +30,7 @@ from hub.kafka_clients import (
 from hub.scheduler import Scheduler
 from hub.topic_reader import read_prefix
 from hub.topics import OFFER_PARTITIONS
-from hub.wire import decode_regional_change, decode_tick, encode_offer_entry
+from hub.wire import decode_regional_change, decode_tick
 from tests.timed_offers import END_OF_SUMMER, SUMMER_PHOTO, FakeClock, offer, registry
 
 pytestmark = pytest.mark.kafka
@@ -59,9 +60,15 @@ async def fresh_topics(bootstrap: str) -> Topics:
 
 
 async def publish(
-    bootstrap: str, topics: Topics, change: RegionalChange, *, history: bool = True
+    bootstrap: str,
+    topics: Topics,
+    change: RegionalChange,
+    *,
+    history: bool = True,
+    headers: bool = True,
 ) -> None:
-    """`change` on the history (unless `history` is False) and as its offer's ledger entry."""
+    """`change` on the history (unless `history` is False) and as its offer's ledger entry, with
+    the headers the collection stage writes (unless `headers` is False: an older hub's)."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
@@ -69,8 +76,10 @@ async def publish(
         if history:
             value = encode_record("RegionalChange", change)
             await producer.send_and_wait(topics.changes, key=key, value=value)
-        entry = encode_offer_entry(OfferEntry(change.offer_id, change))
-        await producer.send_and_wait(topics.state, key=key, value=entry)
+        out = ledger_output(OfferEntry(change.offer_id, change))
+        await producer.send_and_wait(
+            topics.state, key=key, value=out.value, headers=list(out.headers) if headers else None
+        )
     finally:
         await producer.stop()
 
@@ -164,12 +173,13 @@ async def test_a_restarted_scheduler_ticks_what_passed_while_down_and_nothing_tw
     assert restarted.due() == []
 
 
+@pytest.mark.parametrize("headers", [True, False], ids=["with-headers", "older-hub-records"])
 async def test_a_starting_scheduler_knows_the_offers_from_the_ledger_not_the_history(
-    kafka_bootstrap: str,
+    kafka_bootstrap: str, headers: bool
 ) -> None:
     topics = await fresh_topics(kafka_bootstrap)
     change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
-    await publish(kafka_bootstrap, topics, change, history=False)  # in the ledger only
+    await publish(kafka_bootstrap, topics, change, history=False, headers=headers)
     sent = await first_tick_after_a_start(kafka_bootstrap, topics)
     assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
 

@@ -52,6 +52,7 @@ from hub.collection_processor import (
     Outbound,
     Tally,
     dead_letter,
+    ledger_output,
 )
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
@@ -66,7 +67,7 @@ from hub.topics import (
     REGIONAL_CHANGES,
     contributor_topic_spec,
 )
-from hub.wire import decode_regional_change, encode_offer_entry
+from hub.wire import decode_regional_change
 
 __all__ = ["CONTRIBUTOR_PATTERN", "DEFAULT_DEADLINE_MS", "CollectionStage"]
 
@@ -540,8 +541,10 @@ async def seed_ledger(
     entries = await asyncio.to_thread(_seeded, processor, changes.values)
     await producer.begin_transaction()
     try:
-        for offer_id, value in entries:
-            await producer.send(COLLECTION_STATE, value, key=offer_id.encode(), partition=partition)
+        for out in entries:
+            await producer.send(
+                out.topic, out.value, key=out.key, partition=partition, headers=list(out.headers)
+            )
         await producer.commit_transaction()
     except BaseException:
         await _abort(producer)
@@ -556,11 +559,9 @@ async def seed_ledger(
     return len(processor.entries)
 
 
-def _seeded(
-    processor: CollectionProcessor, changes: list[RegionalChange]
-) -> list[tuple[str, bytes]]:
+def _seeded(processor: CollectionProcessor, changes: list[RegionalChange]) -> list[Outbound]:
     processor.restore(changes)
-    return [(o, encode_offer_entry(processor.entry(o))) for o in sorted(processor.entries)]
+    return [ledger_output(processor.entry(o)) for o in sorted(processor.entries)]
 
 
 def _waiting(record: ConsumerRecord) -> int | None:

@@ -9,7 +9,8 @@ offer's latest change again at `tick.at`. A replay of both topics replays the ti
 
 - `Tick`: the offer, the regional version whose boundary it is, the boundary instant `at`
   (a midnight UTC) and a label for people.
-- `TickSchedule`: the scheduler's state. Per offer: its latest change, how far its boundaries are
+- `TickSchedule`: the scheduler's state. Per offer: what its latest change's boundaries depend on
+  (`hub.core.diffusion_rules.BoundaryFacts`, a small part of the change), how far its boundaries are
   ticked (the *cursor*: the change's own time, or the last tick of that version if later) and its
   next boundary. `due(registry, now)` gives one tick per offer whose next boundary `now` has
   passed, at the *latest* boundary passed (the view then is the view now; the boundaries passed in
@@ -42,13 +43,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from hub.core.diffusion_rules import next_boundary
-from hub.core.offer import OfferType
+from hub.core.diffusion_rules import (
+    BoundaryFacts,
+    boundary_facts,
+    next_boundary,
+    possible_concessions,
+)
 from hub.core.regional import RegionalChange
-from hub.core.registry import ALWAYS, Registry, Validity
+from hub.core.registry import Registry, Validity
 
 
 @dataclass(frozen=True)
@@ -196,25 +201,27 @@ class Timeline:
 
 
 class TickSchedule:
-    """Per offer: its latest change, the cursor up to which it is ticked, its next boundary.
+    """Per offer: its latest change's `BoundaryFacts`, the cursor up to which it is ticked, and its
+    next boundary.
 
     `observe_change` and `observe_tick` only take note; boundaries are computed by `due` and
     `next_due` with the registry they are given (all again when it is another registry).
     """
 
     def __init__(self) -> None:
-        self._changes: dict[str, RegionalChange] = {}
+        self._changes: dict[str, BoundaryFacts] = {}  # of each offer's latest change
         self._ticked: dict[str, Tick] = {}  # the latest tick per offer, by (version, at)
         self._next: dict[str, datetime] = {}  # the next boundary (absent: none)
         self._queue: list[tuple[datetime, str]] = []  # (boundary, offer); stale entries skipped
         self._stale: dict[str, None] = {}  # offers whose next boundary must be computed again
         self._registry: Registry | None = None
 
-    def observe_change(self, change: RegionalChange) -> None:
+    def observe_change(self, change: RegionalChange | BoundaryFacts) -> None:
+        """Takes note of a change (or only of what its boundaries depend on: the same)."""
         known = self._changes.get(change.offer_id)
         if known is not None and change.version <= known.version:
             return  # a redelivery: its boundaries are scheduled already
-        self._changes[change.offer_id] = change
+        self._changes[change.offer_id] = boundary_facts(change)
         self._stale[change.offer_id] = None
 
     def observe_tick(self, tick: Tick) -> None:
@@ -224,7 +231,9 @@ class TickSchedule:
         self._ticked[tick.offer_id] = tick
         self._stale[tick.offer_id] = None
 
-    def restore(self, changes: Iterable[RegionalChange], ticks: Iterable[Tick]) -> None:
+    def restore(
+        self, changes: Iterable[RegionalChange | BoundaryFacts], ticks: Iterable[Tick]
+    ) -> None:
         for change in changes:
             self.observe_change(change)
         for tick in ticks:
@@ -292,7 +301,7 @@ class TickSchedule:
 
     @staticmethod
     def _latest_passed(
-        change: RegionalChange, registry: Registry, first: datetime, now: datetime
+        change: BoundaryFacts, registry: Registry, first: datetime, now: datetime
     ) -> Tick:
         at, passed = first, 1
         while (following := next_boundary(change, registry, after=at)) is not None and (
@@ -310,43 +319,36 @@ class TickSchedule:
 # ---------------------------------------------------------------- labels
 
 
-def describe_boundary(change: RegionalChange, registry: Registry, at: datetime) -> str:
+def describe_boundary(
+    change: RegionalChange | BoundaryFacts, registry: Registry, at: datetime
+) -> str:
     """What starts or ends at the boundary `at` for this offer, for people (ids and urls sorted)."""
+    facts = boundary_facts(change)
     day = _utc(at).date()
     causes: list[str] = []
-    for media in sorted(change.public.media or (), key=lambda item: item.url):
+    for media in sorted(facts.media, key=lambda item: item.url):
         window = Validity(media.rights_start, media.rights_end)
         causes += [f"rights of media {media.url} {edge}" for edge in _edges(window, day)]
-    dates = change.public.event_dates
-    if change.offer_type is OfferType.FMA and dates:
-        last = max(occurrence.end for occurrence in dates)
-        if _ends_before(last, day):
-            causes.append(f"the event's last date, {last.isoformat()}, has passed")
-    location = change.public.location
-    department = location.address.commune_insee[:2] if location is not None else None
+    last = facts.last_event_day
+    if last is not None and _ends_before(last, day):
+        causes.append(f"the event's last date, {last.isoformat()}, has passed")
     for convention in sorted(registry.diffusion_conventions, key=lambda c: c.convention_id):
-        covers = (not convention.offer_types or change.offer_type in convention.offer_types) and (
-            not convention.departments or department in convention.departments
+        covers = (not convention.offer_types or facts.offer_type in convention.offer_types) and (
+            not convention.departments or facts.department in convention.departments
         )
         if covers:
             causes += [
                 f"diffusion convention {convention.convention_id} {edge}"
                 for edge in _edges(convention.validity, day)
             ]
-    contributors: tuple[str | None, ...] = tuple(
-        sorted({p.contributor for p in change.provenance})
-    ) or (None,)
-    for concession in sorted(registry.concessions, key=lambda c: c.concession_id):
-        timeless = replace(concession, validity=ALWAYS)
-        if any(
-            timeless.covers(change.offer_id, at, contributor=who, offer_type=change.offer_type)
-            for who in contributors
-        ):
-            causes += [
-                f"concession {concession.concession_id} {edge}"
-                for edge in _edges(concession.validity, day)
-            ]
-    return "; ".join(causes) or f"a diffusion boundary of {change.offer_id} at {at.isoformat()}"
+    for concession in sorted(
+        possible_concessions(facts, registry, at), key=lambda c: c.concession_id
+    ):
+        causes += [
+            f"concession {concession.concession_id} {edge}"
+            for edge in _edges(concession.validity, day)
+        ]
+    return "; ".join(causes) or f"a diffusion boundary of {facts.offer_id} at {at.isoformat()}"
 
 
 def _edges(validity: Validity, day: date) -> list[str]:

@@ -237,7 +237,56 @@ def last_received(entry: DiffusionChange) -> View | None:
     return View(entry.offer_type, entry.view)
 
 
-def next_boundary(change: RegionalChange, registry: Registry, after: datetime) -> datetime | None:
+@dataclass(frozen=True)
+class MediaRights:
+    """A media item's rights window, as its boundaries read it."""
+
+    url: str
+    rights_start: date | None = None
+    rights_end: date | None = None
+
+
+@dataclass(frozen=True)
+class BoundaryFacts:
+    """What of a change its diffusion boundaries depend on: all `next_boundary` and a boundary's
+    label read, a few hundred bytes where the change is kilobytes. The collection stage writes
+    them beside each offer's ledger entry, so the scheduler restores without decoding changes."""
+
+    offer_id: str
+    version: int
+    occurred_at: datetime
+    offer_type: OfferType
+    live: bool  # active and published: only then can time change what a diffuser sees
+    department: str | None  # the first two characters of the commune's INSEE code
+    contributors: tuple[str, ...]  # sorted, once each
+    media: tuple[MediaRights, ...]  # those with a rights window (no other has an edge), in order
+    last_event_day: date | None  # an event's last date; None for other types and dateless events
+
+
+def boundary_facts(change: RegionalChange | BoundaryFacts) -> BoundaryFacts:
+    if isinstance(change, BoundaryFacts):
+        return change
+    return BoundaryFacts(
+        offer_id=change.offer_id,
+        version=change.version,
+        occurred_at=change.occurred_at,
+        offer_type=change.offer_type,
+        live=change.status is OfferStatus.ACTIVE
+        and change.public.diffusion is DiffusionStatus.PUBLISHED,
+        department=_department(change.public),
+        contributors=_contributors(change),
+        media=tuple(
+            MediaRights(media.url, media.rights_start, media.rights_end)
+            for media in change.public.media or ()
+            if media.rights_start is not None or media.rights_end is not None
+        ),
+        last_event_day=_last_event_day(change),
+    )
+
+
+def next_boundary(
+    change: RegionalChange | BoundaryFacts, registry: Registry, after: datetime
+) -> datetime | None:
     """The earliest instant strictly after `after` at which a projection of `change` may change.
 
     Candidates are the bounds of the offer's media rights windows, the end of an event's last date
@@ -246,22 +295,19 @@ def next_boundary(change: RegionalChange, registry: Registry, after: datetime) -
     unpublished offer, or an event already over, has none: only a new regional change can bring it
     back. A returned boundary may turn out to change nothing (then `route` emits nothing).
     """
-    if (
-        change.status is not OfferStatus.ACTIVE
-        or change.public.diffusion is not DiffusionStatus.PUBLISHED
-    ):
+    facts = boundary_facts(change)
+    if not facts.live:
         return None
     start = _utc(after)
-    last = _last_event_day(change)
+    last = facts.last_event_day
     event_end = _day_after(last) if last is not None else None
     candidates: list[datetime] = []
-    for media in change.public.media or ():
+    for media in facts.media:
         candidates.extend(_edges(Validity(media.rights_start, media.rights_end)))
-    department = _department(change.public)
     for convention in registry.diffusion_conventions:
-        if _covers(convention, change.offer_type, department):
+        if _covers(convention, facts.offer_type, facts.department):
             candidates.extend(_edges(convention.validity))
-    for concession in _possible_concessions(change, registry, start):
+    for concession in possible_concessions(facts, registry, start):
         candidates.extend(_edges(concession.validity))
     if event_end is not None:
         candidates.append(event_end)
@@ -316,16 +362,16 @@ def _rights_allow(
     )
 
 
-def _possible_concessions(
-    change: RegionalChange, registry: Registry, at: datetime
+def possible_concessions(
+    facts: BoundaryFacts, registry: Registry, at: datetime
 ) -> Iterator[Concession]:
     """The concessions that cover the offer at some time (their validity set aside)."""
-    contributors: tuple[str | None, ...] = _contributors(change) or (None,)
+    contributors: tuple[str | None, ...] = facts.contributors or (None,)
     for concession in registry.concessions:
         timeless = replace(concession, validity=ALWAYS)
         if any(
             timeless.covers(
-                change.offer_id, at, contributor=contributor, offer_type=change.offer_type
+                facts.offer_id, at, contributor=contributor, offer_type=facts.offer_type
             )
             for contributor in contributors
         ):

@@ -17,9 +17,11 @@ from hub.codec import (
 )
 from hub.records import RecordError
 from hub.wire.models import (
+    decode_boundary_facts,
     decode_regional_change,
     decode_rejection,
     decode_tick,
+    encode_boundary_facts,
     encode_dead_letter,
     encode_regional_change,
     encode_rejection,
@@ -31,12 +33,14 @@ __all__ = [
     "DecodeError",
     "DecodeReason",
     "RecordError",
+    "decode_boundary_facts",
     "decode_contribution",
     "decode_customer_record",
     "decode_offer_entry",
     "decode_regional_change",
     "decode_rejection",
     "decode_tick",
+    "encode_boundary_facts",
     "encode_contribution",
     "encode_customer_record",
     "encode_dead_letter",

@@ -1,7 +1,7 @@
-"""Codecs of the records that carry `hub.core` values: regional changes, rejections, ticks and
-dead letters. A value that decodes but that the model refuses (a version 0, an empty offer id, an
-unknown vocabulary word) raises `DecodeError` with reason `invalid_value`, like bytes that do not
-decode at all, so every reader handles one error."""
+"""Codecs of the records that carry `hub.core` values: regional changes, rejections, ticks, the
+boundary facts of a change and dead letters. A value that decodes but that the model refuses (a
+version 0, an empty offer id, an unknown vocabulary word) raises `DecodeError` with reason
+`invalid_value`, like bytes that do not decode at all, so every reader handles one error."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TypeVar
 from hub.codec import DecodeError, DecodeReason, decode, encode, encode_record
 from hub.core.clock import Tick
 from hub.core.collection import Rejection
+from hub.core.diffusion_rules import BoundaryFacts
 from hub.core.regional import RegionalChange
 from hub.records import RecordError, from_avro_record
 
@@ -58,6 +59,16 @@ def encode_tick(tick: Tick) -> bytes:
 def decode_tick(data: bytes | None) -> Tick:
     """A tick from a message written with any released `Tick` schema; raises `DecodeError`."""
     return _decoded(Tick, "Tick", data)
+
+
+def encode_boundary_facts(facts: BoundaryFacts) -> bytes:
+    return encode_record("BoundaryFacts", facts)
+
+
+def decode_boundary_facts(data: bytes | None) -> BoundaryFacts:
+    """Facts from a message written with any released `BoundaryFacts` schema; raises
+    `DecodeError`."""
+    return _decoded(BoundaryFacts, "BoundaryFacts", data)
 
 
 def encode_dead_letter(
