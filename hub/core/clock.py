@@ -341,9 +341,7 @@ def describe_boundary(
                 f"diffusion convention {convention.convention_id} {edge}"
                 for edge in _edges(convention.validity, day)
             ]
-    for concession in sorted(
-        possible_concessions(facts, registry, at), key=lambda c: c.concession_id
-    ):
+    for concession in sorted(possible_concessions(facts, registry), key=lambda c: c.concession_id):
         causes += [
             f"concession {concession.concession_id} {edge}"
             for edge in _edges(concession.validity, day)

@@ -53,7 +53,6 @@ from hub.core.offer import (
 )
 from hub.core.regional import OfferStatus, RegionalChange
 from hub.core.registry import (
-    ALWAYS,
     Concession,
     Diffuser,
     DiffusionConvention,
@@ -307,7 +306,7 @@ def next_boundary(
     for convention in registry.diffusion_conventions:
         if _covers(convention, facts.offer_type, facts.department):
             candidates.extend(_edges(convention.validity))
-    for concession in possible_concessions(facts, registry, start):
+    for concession in possible_concessions(facts, registry):
         candidates.extend(_edges(concession.validity))
     if event_end is not None:
         candidates.append(event_end)
@@ -362,19 +361,10 @@ def _rights_allow(
     )
 
 
-def possible_concessions(
-    facts: BoundaryFacts, registry: Registry, at: datetime
-) -> Iterator[Concession]:
+def possible_concessions(facts: BoundaryFacts, registry: Registry) -> Iterator[Concession]:
     """The concessions that cover the offer at some time (their validity set aside)."""
-    contributors: tuple[str | None, ...] = facts.contributors or (None,)
     for concession in registry.concessions:
-        timeless = replace(concession, validity=ALWAYS)
-        if any(
-            timeless.covers(
-                facts.offer_id, at, contributor=contributor, offer_type=facts.offer_type
-            )
-            for contributor in contributors
-        ):
+        if concession.may_cover(facts.offer_id, facts.contributors, facts.offer_type):
             yield concession
 
 

@@ -146,11 +146,17 @@ class Concession:
         """
         if not self.validity.covers(at):
             return False
+        return self.may_cover(offer_id, (contributor,), offer_type)
+
+    def may_cover(
+        self, offer_id: str, contributors: tuple[str | None, ...], offer_type: OfferType | None
+    ) -> bool:
+        """True if, whatever its validity, it covers the offer for one of `contributors`."""
         if self.offer_types and (offer_type is None or offer_type not in self.offer_types):
             return False
         if self.offers:
             return offer_id in self.offers
-        return contributor is not None and contributor == self.contributor
+        return self.contributor in contributors
 
 
 @dataclass(frozen=True)
