@@ -79,7 +79,13 @@ from hub.registry.format import load_normandy_registry, parse_registry, registry
 from hub.settings import Settings
 from hub.store.schema import feed_entries
 from hub.topic_reader import read_prefix
-from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS, contrib_topic
+from hub.topics import (
+    DIFFUSION_TICKS,
+    OFFER_PARTITIONS,
+    REGIONAL_CHANGES,
+    REJECTIONS,
+    contrib_topic,
+)
 from hub.wire import decode_regional_change
 from hub.worker import Worker
 from producers.demo import (
@@ -355,7 +361,8 @@ class FeedPoller(threading.Thread):
         super().__init__(name="bench-feed-poller", daemon=True)
         self.engine = read_only_engine(path)
         self.diffusers = tuple(diffusers)
-        self.cursors = dict.fromkeys(self.diffusers, 0)
+        # Per (diffuser, partition): feeds are numbered per offer partition (hub.feeds.cursor).
+        self.cursors: dict[tuple[str, int], int] = {}
         self.seen: dict[Shown, float] = {}
         self.poll_starts: list[float] = []
         self.halt = threading.Event()
@@ -364,13 +371,17 @@ class FeedPoller(threading.Thread):
     def skip_to_heads(self) -> None:
         """Start from the feeds' current ends (the creations are not measured)."""
         query = (
-            select(feed_entries.c.diffuser_id, func.max(feed_entries.c.seq))
+            select(
+                feed_entries.c.diffuser_id,
+                feed_entries.c.partition,
+                func.max(feed_entries.c.seq),
+            )
             .where(feed_entries.c.diffuser_id.in_(self.diffusers))
-            .group_by(feed_entries.c.diffuser_id)
+            .group_by(feed_entries.c.diffuser_id, feed_entries.c.partition)
         )
         with self.engine.connect() as conn:
-            for diffuser_id, last in conn.execute(query):
-                self.cursors[diffuser_id] = int(last)
+            for diffuser_id, partition, last in conn.execute(query):
+                self.cursors[(diffuser_id, partition)] = int(last)
 
     def poll(self) -> int:
         """One read of everything new in the watched feeds; returns the rows read."""
@@ -379,6 +390,7 @@ class FeedPoller(threading.Thread):
             query = (
                 select(
                     feed_entries.c.diffuser_id,
+                    feed_entries.c.partition,
                     feed_entries.c.seq,
                     feed_entries.c.offer_id,
                     feed_entries.c.version,
@@ -387,21 +399,27 @@ class FeedPoller(threading.Thread):
                 .where(
                     or_(
                         *(
-                            and_(feed_entries.c.diffuser_id == d, feed_entries.c.seq > after)
-                            for d, after in self.cursors.items()
+                            and_(
+                                feed_entries.c.diffuser_id == d,
+                                feed_entries.c.partition == p,
+                                feed_entries.c.seq > self.cursors.get((d, p), 0),
+                            )
+                            for d in self.diffusers
+                            for p in range(OFFER_PARTITIONS)
                         )
                     )
                 )
-                .order_by(feed_entries.c.diffuser_id, feed_entries.c.seq)
+                .order_by(feed_entries.c.diffuser_id, feed_entries.c.partition, feed_entries.c.seq)
                 .limit(POLL_LIMIT)
             )
             started = clock()
             self.poll_starts.append(started)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
-            for diffuser_id, seq, offer_id, version, occurred_at in rows:
+            for diffuser_id, partition, seq, offer_id, version, occurred_at in rows:
                 self.seen.setdefault((diffuser_id, offer_id, version, occurred_at), started)
-                self.cursors[diffuser_id] = max(self.cursors[diffuser_id], seq)
+                key = (diffuser_id, partition)
+                self.cursors[key] = max(self.cursors.get(key, 0), seq)
             read += len(rows)
             if len(rows) < POLL_LIMIT:
                 return read

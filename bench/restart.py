@@ -42,7 +42,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from bench.rebuild import SEND_CHUNK, judge_and_send, share_stream
-from hub.collection_processor import CollectionProcessor, expected_partition, ledger_output
+from hub.collection_processor import CollectionProcessor, ledger_output
 from hub.demo_run import end_offsets, prepare
 from hub.feeds.port import TimelineRow
 from hub.feeds.sql import SqlFeedStore
@@ -56,6 +56,7 @@ from hub.topics import (
     DIFFUSION_TICKS,
     OFFER_PARTITIONS,
     REGIONAL_CHANGES,
+    expected_partition,
 )
 from hub.wire import decode_regional_change
 from tests.conftest import make_test_broker

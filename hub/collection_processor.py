@@ -25,8 +25,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
-from aiokafka.partitioner import murmur2
-
 from hub.core.collection import Accepted, Context, OfferState, Rejected, Rejection
 from hub.core.diffusion_rules import boundary_facts
 from hub.core.ledger import Deferred, Judged, OfferEntry, Origin, Outcome, collect, expire
@@ -40,6 +38,7 @@ from hub.topics import (
     DEADLETTER,
     REGIONAL_CHANGES,
     REJECTIONS,
+    expected_partition,
 )
 from hub.wire import (
     DecodeError,
@@ -133,11 +132,6 @@ def dead_letter(record: Inbound, reason: str, kind: str) -> Outbound:
     return Outbound(
         DEADLETTER, f"{record.topic}:{record.partition}:{record.offset}".encode(), value
     )
-
-
-def expected_partition(key: bytes, partitions: int) -> int:
-    """Where Kafka's default partitioner (murmur2 of the key) puts `key`."""
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 class CollectionProcessor:

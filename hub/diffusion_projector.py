@@ -40,7 +40,6 @@ from typing import Final, TypeVar
 
 from aiokafka import TopicPartition
 
-from hub.collection_processor import expected_partition
 from hub.core.clock import Evaluation, Kept, OfferTimeline, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import fan_out, last_received
@@ -50,7 +49,7 @@ from hub.feed_views import FeedViews
 from hub.feeds.port import FeedStore, TimelineRow
 from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
-from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES
+from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition
 from hub.wire import (
     DecodeError,
     RecordError,

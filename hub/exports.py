@@ -29,6 +29,7 @@ from typing import IO, Final, Literal, get_args
 
 from hub.api import jsonld, native
 from hub.api.media import encode
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry, FeedStore
 
 ExportFormat = Literal["jsonl", "jsonld"]
@@ -49,7 +50,7 @@ class ExportSummary:
     diffuser_id: str
     format: ExportFormat
     offers: int
-    cursor: int  # the feed's head when the export began (0: the feed was empty)
+    cursor: FeedCursor  # the feed's head when the export began (START: the feed was empty)
 
 
 def export_scope(
@@ -83,17 +84,19 @@ def _write(
     cursor = feeds.head(diffuser_id)
     entries = feeds.snapshot(diffuser_id, upto=cursor)
     if fmt == "jsonl":
-        written = _write_lines(entries, out, progress)
+        written = _write_lines(entries, cursor, out, progress)
     else:
         written = _write_document(diffuser_id, cursor, entries, out, progress)
     out.flush()
     return ExportSummary(diffuser_id, fmt, written, cursor)
 
 
-def _write_lines(entries: Iterator[FeedEntry], out: IO[bytes], progress: Progress | None) -> int:
+def _write_lines(
+    entries: Iterator[FeedEntry], cursor: FeedCursor, out: IO[bytes], progress: Progress | None
+) -> int:
     written = 0
     for entry in entries:
-        out.write(encode(native.change_json(entry)) + b"\n")
+        out.write(encode(native.change_json(entry, cursor)) + b"\n")
         written += 1
         if progress is not None:
             progress(1)
@@ -102,7 +105,7 @@ def _write_lines(entries: Iterator[FeedEntry], out: IO[bytes], progress: Progres
 
 def _write_document(
     diffuser_id: str,
-    cursor: int,
+    cursor: FeedCursor,
     entries: Iterator[FeedEntry],
     out: IO[bytes],
     progress: Progress | None,

@@ -32,6 +32,7 @@ from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import Excluded, project
 from hub.core.regional import RegionalChange
 from hub.core.registry import Diffuser, Registry
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedStore
 from hub.store.port import RegionalStore, StoredOffer
 
@@ -54,14 +55,14 @@ class ResyncSummary:
     at: datetime
     upserts: int  # offers in scope, each sent as an upsert with reason `resync`
     removals: int  # offers the feed held that are now out of scope
-    cursor_before: int  # the feed's head before the resync
-    cursor_after: int  # and after: the difference is what the feed took (see the module doc)
+    cursor_before: FeedCursor  # the feed's head before the resync
+    cursor_after: FeedCursor  # and after: between them is what the feed took (module doc)
     unknown: tuple[str, ...]  # offers the feed holds that the regional store does not know
 
     @property
     def appended(self) -> int:
         """Entries the feed took (the others it held already at `at` or later)."""
-        return self.cursor_after - self.cursor_before
+        return self.cursor_before.behind(self.cursor_after)
 
 
 def state_of(offer: StoredOffer, at: datetime) -> RegionalChange:

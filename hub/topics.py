@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from aiokafka.partitioner import murmur2
+
 from hub.kafka_clients import TopicSpec
 
 CONTRIB_PREFIX = "sitn.contrib."
@@ -28,6 +30,16 @@ OFFER_KEYED = frozenset(
 )
 _FOREVER = (("retention.ms", "-1"),)
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def expected_partition(key: bytes, partitions: int) -> int:
+    """Where Kafka's default partitioner (murmur2 of the key) puts `key`."""
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+
+
+def offer_partition(offer_id: str) -> int:
+    """The partition number of an offer's records on every offer-keyed topic."""
+    return expected_partition(offer_id.encode(), OFFER_PARTITIONS)
 
 
 def contrib_topic(org_id: str) -> str:

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
+from hub.feeds.cursor import FeedCursor
+from hub.topics import OFFER_PARTITIONS, offer_partition
 from tests.regional_changes import CAEN, PARIS_SUMMER, T0, public_fields
 
 DIFFUSER = "tourisme-fr"
@@ -64,3 +66,19 @@ def removal(
 def in_paris_time(entry: DiffusionChange) -> DiffusionChange:
     """The same entry with its time expressed at UTC+2 (the same instant)."""
     return replace(entry, occurred_at=entry.occurred_at.astimezone(PARIS_SUMMER))
+
+
+def offer_ids(partition: int, prefix: str, count: int) -> list[str]:
+    """The first `count` ids `prefix-1`, `prefix-2`, ... whose offers live on `partition`."""
+    found: list[str] = []
+    n = 0
+    while len(found) < count:
+        n += 1
+        if offer_partition(f"{prefix}-{n}") == partition:
+            found.append(f"{prefix}-{n}")
+    return found
+
+
+def cursor_at(**seqs: int) -> FeedCursor:
+    """A feed cursor with `p<N>=seq` for the partitions named, 0 elsewhere."""
+    return FeedCursor(tuple(seqs.get(f"p{p}", 0) for p in range(OFFER_PARTITIONS)))

@@ -16,18 +16,28 @@ import pytest
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import PrivateBlock
 from hub.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
+from hub.feeds.cursor import START
 from hub.feeds.port import TimelineRow
-from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, in_paris_time, removal, upsert
+from hub.topics import offer_partition
+from tests.diffusion_changes import (
+    DIFFUSER,
+    OTHER_DIFFUSER,
+    cursor_at,
+    in_paris_time,
+    offer_ids,
+    removal,
+    upsert,
+)
 from tests.regional_changes import T0, public_fields
 
 TOPIC = "sitn.regional.changes"
 
 
 def changes_of(feeds: FeedStore, diffuser: str = DIFFUSER) -> list[tuple[int, str, int, str]]:
-    """(seq, offer, version, kind) of every entry of the feed, oldest first."""
+    """(seq, offer, version, kind) of every entry of the feed, in the feed's order."""
     return [
         (e.seq, e.change.offer_id, e.change.version, e.change.kind.value)
-        for e in feeds.changes(diffuser, after=0, limit=10_000)
+        for e in feeds.changes(diffuser, after=START, limit=10_000)
     ]
 
 
@@ -36,38 +46,59 @@ class FeedStoreContract:
 
     # ------------------------------------------------------------ appending and reading
 
-    def test_entries_read_back_in_order_with_a_gapless_sequence_per_diffuser(
+    def test_entries_read_back_with_a_gapless_sequence_per_diffuser_and_partition(
         self, feeds: FeedStore
     ) -> None:
+        hotel, other, restaurant = offer_ids(5, "HOT", 2) + offer_ids(2, "RES", 1)
         entries = [
-            upsert("HOT-1", 1),
-            upsert("RES-2", 1, diffuser=OTHER_DIFFUSER),
-            upsert("RES-2", 1),
-            removal("HOT-1", 2),
+            upsert(hotel, 1),
+            upsert(restaurant, 1, diffuser=OTHER_DIFFUSER),
+            upsert(restaurant, 1),
+            removal(hotel, 2),
+            upsert(other, 1),
         ]
-        feeds.append(entries, {(TOPIC, 0): 4})
+        feeds.append(entries, {(TOPIC, 0): 5})
 
+        # By number, then partition: each partition's entries in their order, interleaved.
         assert changes_of(feeds) == [
-            (1, "HOT-1", 1, "upsert"),
-            (2, "RES-2", 1, "upsert"),
-            (3, "HOT-1", 2, "removal"),
+            (1, restaurant, 1, "upsert"),
+            (1, hotel, 1, "upsert"),
+            (2, hotel, 2, "removal"),
+            (3, other, 1, "upsert"),
         ]
-        assert changes_of(feeds, OTHER_DIFFUSER) == [(1, "RES-2", 1, "upsert")]
-        assert (feeds.head(DIFFUSER), feeds.head(OTHER_DIFFUSER), feeds.head("nobody")) == (3, 1, 0)
-        assert [e.change for e in feeds.changes(DIFFUSER)] == [entries[0], entries[2], entries[3]]
+        assert changes_of(feeds, OTHER_DIFFUSER) == [(1, restaurant, 1, "upsert")]
+        assert feeds.head(DIFFUSER) == cursor_at(p2=1, p5=3)
+        assert feeds.head(OTHER_DIFFUSER) == cursor_at(p2=1)
+        assert feeds.head("nobody") == START
+        assert [e.partition for e in feeds.changes(DIFFUSER)] == [2, 5, 5, 5]
 
     def test_changes_resume_after_a_cursor_page_by_page(self, feeds: FeedStore) -> None:
-        feeds.append([upsert(f"HOT-{n}", 1) for n in range(1, 8)], {})
+        offers = [f"HOT-{n}" for n in range(1, 8)]  # on partitions 0, 1, 4 and 5
+        feeds.append([upsert(offer, 1) for offer in offers], {})
 
-        pages: list[list[int]] = []
-        cursor = 0
+        pages: list[list[str]] = []
+        cursor = START
         while page := feeds.changes(DIFFUSER, after=cursor, limit=3):
-            pages.append([e.seq for e in page])
-            cursor = page[-1].seq
+            pages.append([e.change.offer_id for e in page])
+            cursor = cursor.past(page)
 
-        assert pages == [[1, 2, 3], [4, 5, 6], [7]]
-        assert feeds.changes(DIFFUSER, after=7) == []
-        assert feeds.changes(DIFFUSER, after=2, limit=0) == []
+        assert [len(page) for page in pages] == [3, 3, 1]
+        assert sorted(offer for page in pages for offer in page) == sorted(offers)
+        assert cursor == feeds.head(DIFFUSER)
+        assert feeds.changes(DIFFUSER, after=cursor) == []
+        assert feeds.changes(DIFFUSER, after=START, limit=0) == []
+
+    def test_a_cursor_behind_on_one_partition_gives_that_partitions_entries_only(
+        self, feeds: FeedStore
+    ) -> None:
+        hotels, restaurants = offer_ids(0, "HOT", 2), offer_ids(3, "RES", 2)
+        feeds.append([upsert(o, 1) for o in hotels + restaurants], {})
+        # A reader that has partition 3 but not yet the second entry of partition 0, which
+        # (with several writers) could have committed after partition 3's.
+        cursor = cursor_at(p0=1, p3=2)
+
+        assert [e.change.offer_id for e in feeds.changes(DIFFUSER, after=cursor)] == [hotels[1]]
+        assert cursor.behind(feeds.head(DIFFUSER)) == 1
 
     def test_views_and_times_read_back_as_the_same_values(self, feeds: FeedStore) -> None:
         entry = in_paris_time(upsert("HOT-1", 1, name="Hôtel « Les Écluses »"))
@@ -184,8 +215,9 @@ class FeedStoreContract:
         stored = feeds.append(first, {})
         again = feeds.append([upsert("HOT-1", 1), removal("HOT-1", 2)], {})
 
-        assert [(e.seq, e.change) for e in stored] == [(1, first[0]), (2, first[1]), (1, first[2])]
-        assert [(e.seq, e.change) for e in again] == [(3, removal("HOT-1", 2))]
+        # HOT-1 and RES-2 are on partitions 5 and 2: each is its partition's first entry.
+        assert [(e.seq, e.change) for e in stored] == [(1, first[0]), (1, first[1]), (1, first[2])]
+        assert [(e.seq, e.change) for e in again] == [(2, removal("HOT-1", 2))]
         assert feeds.append([], {}) == []
 
     def test_last_seqs_tell_where_each_offer_last_moved_in_each_feed(
@@ -203,9 +235,9 @@ class FeedStoreContract:
 
         found = feeds.last_seqs([DIFFUSER, OTHER_DIFFUSER, "nobody"], ["HOT-1", "RES-2", "X"])
 
-        assert found == {
+        assert found == {  # on each offer's partition
             (DIFFUSER, "HOT-1"): 1,
-            (DIFFUSER, "RES-2"): 3,
+            (DIFFUSER, "RES-2"): 2,
             (OTHER_DIFFUSER, "HOT-1"): 1,
         }
         assert feeds.last_seqs([], ["HOT-1"]) == {}
@@ -218,7 +250,9 @@ class FeedStoreContract:
 
         assert sorted(found) == sorted((DIFFUSER, offer) for offer in offers[::2])
 
-    def test_the_snapshot_holds_the_offers_in_the_feed_by_sequence(self, feeds: FeedStore) -> None:
+    def test_the_snapshot_holds_the_offers_in_the_feed_by_partition_then_sequence(
+        self, feeds: FeedStore
+    ) -> None:
         feeds.append(
             [
                 upsert("HOT-1", 1),
@@ -233,9 +267,9 @@ class FeedStoreContract:
 
         snapshot = list(feeds.snapshot(DIFFUSER))
 
-        assert [(e.seq, e.change.offer_id, e.change.version) for e in snapshot] == [
-            (3, "LOI-3", 1),
-            (5, "HOT-1", 2),
+        assert [(e.partition, e.seq, e.change.offer_id, e.change.version) for e in snapshot] == [
+            (3, 1, "LOI-3", 1),
+            (5, 2, "HOT-1", 2),
         ]
         assert all(e.change.kind is DiffusionKind.UPSERT for e in snapshot)
         assert list(feeds.snapshot("nobody")) == []
@@ -259,17 +293,27 @@ class FeedStoreContract:
                 state.pop(entry.change.offer_id, None)
 
         assert state == {"HOT-1": 1, "RES-2": 2, "PCU-4": 1}
-        assert all(e.seq <= head for e in [first, *rest])
+        assert all(head.covers(e.partition, e.seq) for e in [first, *rest])
 
     def test_a_snapshot_larger_than_a_read_batch_is_given_whole_and_in_order(
         self, feeds: FeedStore
     ) -> None:
-        feeds.append([upsert(f"HOT-{n:04}", 1) for n in range(1, 1202)], {})
-        feeds.append([removal("HOT-0600", 2)], {})
+        crowded = offer_ids(4, "HOT", 1201)  # one partition, over two read batches
+        spread = [f"LOI-{n}" for n in range(1, 13)]
+        feeds.append([upsert(offer, 1) for offer in crowded + spread], {})
+        feeds.append([removal(crowded[599], 2)], {})
 
-        seqs = [e.seq for e in feeds.snapshot(DIFFUSER)]
+        snapshot = [(e.partition, e.seq, e.change.offer_id) for e in feeds.snapshot(DIFFUSER)]
 
-        assert seqs == [n for n in range(1, 1202) if n != 600]
+        assert snapshot == sorted(snapshot)
+        assert [offer for p, _, offer in snapshot if p == 4] == [
+            offer
+            for offer in crowded + spread
+            if offer_partition(offer) == 4 and offer != crowded[599]
+        ]
+        assert sorted(offer for _, _, offer in snapshot) == sorted(
+            offer for offer in crowded + spread if offer != crowded[599]
+        )
 
     # ------------------------------------------------------------ positions and refusals
 
@@ -311,13 +355,13 @@ class FeedStoreContract:
         with pytest.raises(FeedError, match=message):
             feeds.append([upsert("HOT-1", 1), bad], {(TOPIC, 0): 2})
 
-        assert (feeds.head(DIFFUSER), feeds.positions()) == (0, {})
+        assert (feeds.head(DIFFUSER), feeds.positions()) == (START, {})
 
     def test_an_impossible_position_is_refused(self, feeds: FeedStore) -> None:
         with pytest.raises(FeedError, match="impossible"):
             feeds.append([upsert("HOT-1", 1)], {(TOPIC, 0): -1})
 
-        assert feeds.head(DIFFUSER) == 0
+        assert feeds.head(DIFFUSER) == START
 
     # ------------------------------------------------------------ the diffusion timeline
 

@@ -37,6 +37,7 @@ from hub.dashboard import (
 from hub.dashboard.access import OPERATOR_KEY_VARIABLE, Sessions
 from hub.dashboard.app import SESSION_COOKIE
 from hub.dashboard.fields import _RENDERERS, public_lines
+from hub.feeds.cursor import START
 from hub.feeds.sql import SqlFeedStore
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry
@@ -166,8 +167,12 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
             ],
             {},
         )
+        # The receiver acknowledged the feed's first entry only.
+        first = START.past(feeds.changes("tourisme-fr", START, 1))
     with SqlWebhookStore(url) as hooks:
-        hooks.set_webhook("tourisme-fr", "https://hooks.tourisme.example/sitn", "s3cret-hook", 1)
+        hooks.set_webhook(
+            "tourisme-fr", "https://hooks.tourisme.example/sitn", "s3cret-hook", first
+        )
         hooks.record_failure("tourisme-fr", "HTTP 503 from the receiver", T0, park_after=1)
     return url
 
@@ -459,7 +464,8 @@ def test_a_diffusers_page_counts_the_offers_in_its_feed_and_shows_its_convention
 
     assert page.status_code == 200
     assert '<strong id="in-feed">2</strong>' in page.text
-    assert [row[2] for row in table_rows(page.text, "recent")] == ["RES001", OFFER]
+    # Newest first, by event time (OFFER's v3 is the later).
+    assert [row[2] for row in table_rows(page.text, "recent")] == [OFFER, "RES001"]
     assert "HTTP 503 from the receiver" in page.text
     assert "sitn webhook redrive tourisme-fr" in page.text
     assert "s3cret-hook" not in page.text

@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.codec import encode, encode_contribution
-from hub.collection_processor import expected_partition
 from hub.core.contribution import Contribution, OfferCreated
 from hub.core.offer import Address, GeoPoint, Location, OfferType
 from hub.deadletter import (
@@ -36,7 +35,7 @@ from hub.deadletter import (
 from hub.demo_run import prepare
 from hub.kafka_clients import make_consumer, make_producer
 from hub.registry.format import load_normandy_registry
-from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGISTRY, contrib_topic
+from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGISTRY, contrib_topic, expected_partition
 from hub.worker import Worker
 from tests import examples
 from tests.running_hub import running_worker, settings_for

@@ -25,6 +25,7 @@ from hub.core.ledger import OfferEntry
 from hub.core.offer import OfferFields
 from hub.core.regional import OfferStatus, RegionalChange
 from hub.diffusion_projector import diffuse, diffuse_batch, timeline_parts
+from hub.feeds.cursor import START
 from hub.feeds.memory import InMemoryFeedStore
 from hub.feeds.port import FeedEntry
 from hub.scheduler import Scheduler, ledger_boundaries
@@ -45,7 +46,7 @@ from tests.timed_offers import (
 
 
 def every_feed(feeds: InMemoryFeedStore) -> dict[str, list[FeedEntry]]:
-    return {d: feeds.changes(d, 0, 10_000) for d in sorted(registry().diffusers)}
+    return {d: feeds.changes(d, START, 10_000) for d in sorted(registry().diffusers)}
 
 
 def held_views(feeds: InMemoryFeedStore) -> dict[str, list[tuple[str, OfferFields | None]]]:

@@ -19,6 +19,7 @@ from hub.api import jsonld, native
 from hub.cli import app
 from hub.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
 from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
+from hub.feeds.cursor import FeedCursor
 from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, SqlStore
 from tests.diffusion_scope import (
@@ -62,7 +63,8 @@ def test_a_json_lines_export_holds_one_native_object_per_offer_currently_in_the_
     lines = [json.loads(line) for line in buffer.getvalue().decode("utf-8").splitlines()]
     assert sorted(line["offer_id"] for line in lines) == sorted(IN_SCOPE)
     assert {line["kind"] for line in lines} == {"upsert"}
-    assert lines == [native.change_json(entry) for entry in feeds.snapshot(DIFFUSER)]
+    head = feeds.head(DIFFUSER)
+    assert lines == [native.change_json(entry, head) for entry in feeds.snapshot(DIFFUSER)]
     assert (summary.offers, summary.cursor, summary.format) == (
         len(IN_SCOPE),
         feeds.head(DIFFUSER),
@@ -153,7 +155,7 @@ def test_an_unknown_format_is_refused_and_no_file_is_written(
 class FailingFeedStore(InMemoryFeedStore):
     """A feed store whose snapshot breaks after its first entry (a database gone mid-export)."""
 
-    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+    def snapshot(self, diffuser_id: str, upto: FeedCursor | None = None) -> Iterator[FeedEntry]:
         entries = super().snapshot(diffuser_id, upto)
         yield next(entries)
         raise ConnectionError("the database went away")

@@ -112,15 +112,16 @@ def rich_view() -> OfferFields:
 
 
 def feed_entries() -> list[Any]:
-    """The hand-made feeds: tourisme-fr gets HOT-1 (then removed), RES-2 twice, FMA-3 and PCU-4."""
+    """The hand-made feeds: tourisme-fr gets HOT-1 (then removed), RES-6 twice, FMA-5 and PCU-23,
+    all on partition 5, so its entries are numbered 1 to 6 there in this order."""
     return [
         upsert("HOT-1", 1, view=rich_view()),
-        upsert("RES-2", 1, offer_type=OfferType.RES),
-        upsert("RES-2", 2, offer_type=OfferType.RES, name="Le Bistrot du Port"),
+        upsert("RES-6", 1, offer_type=OfferType.RES),
+        upsert("RES-6", 2, offer_type=OfferType.RES, name="Le Bistrot du Port"),
         upsert("ONLY-OTHER", 1, diffuser=OTHER_DIFFUSER),
-        upsert("FMA-3", 1, offer_type=OfferType.FMA),
+        upsert("FMA-5", 1, offer_type=OfferType.FMA),
         removal("HOT-1", 2, reason=DiffusionReason.RIGHTS_ENDED),
-        upsert("PCU-4", 3, offer_type=OfferType.PCU, reason=DiffusionReason.ENTERED_SCOPE),
+        upsert("PCU-23", 3, offer_type=OfferType.PCU, reason=DiffusionReason.ENTERED_SCOPE),
     ]
 
 
@@ -219,11 +220,11 @@ def test_a_diffuser_follows_its_feed_page_by_page_with_tombstones(client: TestCl
     assert pages == 3
     assert seen == [
         ("HOT-1", 1, "upsert", True),
-        ("RES-2", 1, "upsert", True),
-        ("RES-2", 2, "upsert", True),
-        ("FMA-3", 1, "upsert", True),
+        ("RES-6", 1, "upsert", True),
+        ("RES-6", 2, "upsert", True),
+        ("FMA-5", 1, "upsert", True),
         ("HOT-1", 2, "removal", False),
-        ("PCU-4", 3, "upsert", True),
+        ("PCU-23", 3, "upsert", True),
     ]
     idle = client.get(f"{FEED}/changes", params={"after": cursor}, headers=as_diffuser()).json()
     assert (idle["changes"], idle["next_cursor"], idle["has_more"]) == ([], cursor, False)
@@ -236,7 +237,7 @@ def test_a_client_resumes_after_the_last_cursor_it_stored(client: TestClient) ->
 
     rest = client.get(f"{FEED}/changes", params={"after": stored_cursor}, headers=as_diffuser())
 
-    assert [c["offer_id"] for c in rest.json()["changes"]] == ["FMA-3", "HOT-1", "PCU-4"]
+    assert [c["offer_id"] for c in rest.json()["changes"]] == ["FMA-5", "HOT-1", "PCU-23"]
 
 
 def test_a_tombstone_names_the_offer_its_version_and_why(client: TestClient) -> None:
@@ -245,7 +246,7 @@ def test_a_tombstone_names_the_offer_its_version_and_why(client: TestClient) -> 
     tombstone = next(c for c in changes if c["kind"] == "removal")
 
     assert tombstone == {
-        "cursor": "5",
+        "cursor": "0.0.0.0.0.5",  # the feed's offers share partition 5
         "diffuser_id": DIFFUSER,
         "offer_id": "HOT-1",
         "version": 2,
@@ -276,7 +277,8 @@ def test_the_default_page_holds_100_changes_and_the_limit_is_bounded(
 
     assert (len(by_default["changes"]), by_default["has_more"]) == (100, True)
     assert (len(largest["changes"]), largest["has_more"]) == (150, False)
-    assert (len(smallest["changes"]), smallest["next_cursor"]) == (1, "1")
+    # The LOI offers are spread over the partitions, all at one time: the first is partition 0's.
+    assert (len(smallest["changes"]), smallest["next_cursor"]) == (1, "1.0.0.0.0.0")
 
 
 @pytest.mark.parametrize(
@@ -290,6 +292,8 @@ def test_the_default_page_holds_100_changes_and_the_limit_is_bounded(
         {"after": "abc"},
         {"after": "007"},
         {"after": "1" * 19},
+        {"after": "1.2"},  # a cursor holds one number, or one per partition
+        {"after": "1.2.3.4.5.007"},
         {"format": "xml"},
     ],
 )
@@ -311,7 +315,7 @@ def test_a_cursor_beyond_the_end_of_the_feed_is_409(client: TestClient) -> None:
 
 ENDPOINTS = [
     f"{FEED}/changes",
-    f"{FEED}/offers/RES-2",
+    f"{FEED}/offers/RES-6",
     f"{FEED}/snapshot",
     REJECTIONS,
 ]
@@ -344,7 +348,7 @@ def test_a_bad_key_is_401(client: TestClient, url: str, headers: dict[str, str])
 
 def test_a_key_works_as_a_bearer_token_too(client: TestClient) -> None:
     response = client.get(
-        f"{FEED}/offers/RES-2", headers={"Authorization": f"Bearer {DIFFUSER_KEY}"}
+        f"{FEED}/offers/RES-6", headers={"Authorization": f"Bearer {DIFFUSER_KEY}"}
     )
 
     assert response.status_code == 200
@@ -378,12 +382,13 @@ def test_a_contributors_rejections_need_its_own_key(client: TestClient, key: str
 
 
 def test_an_offer_reads_as_its_last_upsert(client: TestClient) -> None:
-    response = client.get(f"{FEED}/offers/RES-2", headers=as_diffuser())
+    response = client.get(f"{FEED}/offers/RES-6", headers=as_diffuser())
 
     assert response.status_code == 200
     body = FeedChange.model_validate(response.json())
+    # The cursor is the feed's when it was read: nothing later of this offer comes before it.
     assert (body.cursor, body.version, body.kind.value, body.offer_type) == (
-        "3",
+        "0.0.0.0.0.6",
         2,
         "upsert",
         "RES",
@@ -464,7 +469,7 @@ def test_a_json_ld_page_is_a_graph_of_changes_around_schema_org_offers(
     assert context["schema"] == "http://schema.org/"
     assert context["@vocab"] == "https://www.datatourisme.fr/ontology/core#"
     assert context["rdfs:label"] == {"@container": "@language"}
-    assert (document["sitn:nextCursor"], document["sitn:hasMore"]) == ("6", False)
+    assert (document["sitn:nextCursor"], document["sitn:hasMore"]) == ("0.0.0.0.0.6", False)
     hotel = document["@graph"][0]["sitn:offer"]
     assert hotel["@id"] == "urn:sitn:offer:HOT-1"
     assert hotel["@type"][:2] == ["schema:Hotel", "Hotel"]
@@ -481,7 +486,7 @@ def test_a_json_ld_page_is_a_graph_of_changes_around_schema_org_offers(
 
 def test_a_json_ld_offer_is_a_document_with_its_context(client: TestClient) -> None:
     response = client.get(
-        f"{FEED}/offers/FMA-3", headers={**as_diffuser(), "Accept": "application/ld+json"}
+        f"{FEED}/offers/FMA-5", headers={**as_diffuser(), "Accept": "application/ld+json"}
     )
 
     document = response.json()
@@ -565,11 +570,11 @@ def test_the_snapshot_streams_the_offers_in_the_feed_with_the_cursor_to_follow(
         cursor = response.headers["x-feed-cursor"]
         lines = [FeedChange.model_validate_json(line) for line in response.iter_lines() if line]
 
-    assert cursor == "6"
+    assert cursor == "0.0.0.0.0.6"
     assert [(line.offer_id, line.version, line.cursor) for line in lines] == [
-        ("RES-2", 2, "3"),
-        ("FMA-3", 1, "4"),
-        ("PCU-4", 3, "6"),
+        ("RES-6", 2, cursor),  # each line: where to follow the feed from after the snapshot
+        ("FMA-5", 1, cursor),
+        ("PCU-23", 3, cursor),
     ]
     after = client.get(f"{FEED}/changes", params={"after": cursor}, headers=as_diffuser())
     assert after.json()["changes"] == []
@@ -584,7 +589,7 @@ def test_json_ld_snapshot_lines_point_to_the_served_context(client: TestClient) 
     assert served.status_code == 200
     assert served.headers["content-type"] == "application/ld+json"
     assert served.json()["@context"]["schema"] == "http://schema.org/"
-    assert [d["dc:identifier"] for d in documents] == ["RES-2", "FMA-3", "PCU-4"]
+    assert [d["dc:identifier"] for d in documents] == ["RES-6", "FMA-5", "PCU-23"]
     for document in documents:
         LdOfferDocument.model_validate(document)
 
@@ -669,8 +674,8 @@ def test_a_private_value_of_the_regional_store_never_appears_in_any_response(
     requests = [
         (f"{FEED}/changes", DIFFUSER_KEY),
         (f"{FEED}/changes?format=jsonld", DIFFUSER_KEY),
-        (f"{FEED}/offers/RES-2", DIFFUSER_KEY),
-        (f"{FEED}/offers/RES-2?format=jsonld", DIFFUSER_KEY),
+        (f"{FEED}/offers/RES-6", DIFFUSER_KEY),
+        (f"{FEED}/offers/RES-6?format=jsonld", DIFFUSER_KEY),
         (f"{FEED}/offers/HOT-1", DIFFUSER_KEY),
         (f"{FEED}/snapshot", DIFFUSER_KEY),
         (f"{FEED}/snapshot?format=jsonld", DIFFUSER_KEY),

@@ -12,13 +12,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
-from hub.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
+from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
+from hub.feeds.cursor import START, FeedCursor
 from hub.feeds.keys import is_key_hash
 from hub.store import SqlStore, StoredRejection, downgrade, upgrade
-from hub.store.schema import TABLES, api_keys
-from tests.diffusion_changes import DIFFUSER, upsert
+from hub.store.schema import TABLES, api_keys, feed_entries, feed_heads
+from hub.topics import offer_partition
+from hub.webhooks import SqlWebhookStore
+from tests.diffusion_changes import DIFFUSER, cursor_at, offer_ids, upsert
 from tests.feed_contract import FeedStoreContract
 from tests.regional_changes import T0
 
@@ -73,19 +76,75 @@ class TestSqlFeedStoreOnPostgres(FeedStoreContract):
         return postgres_feeds
 
 
-def test_writers_in_parallel_get_one_gapless_sequence(sql_feeds: SqlFeedStore) -> None:
-    def write(worker: int) -> None:
-        for n in range(20):
-            sql_feeds.append([upsert(f"W{worker}-{n}", 1), upsert(f"W{worker}-{n}", 2)], {})
+def test_writers_of_different_partitions_each_keep_a_gapless_sequence_and_a_follower_misses_none(
+    sql_feeds: SqlFeedStore,
+) -> None:
+    partitions = (0, 3, 5)
+    done = threading.Event()
 
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(3)]
-    for thread in threads:
+    def write(partition: int) -> None:  # as one diffusion instance per partition does
+        for offer in offer_ids(partition, "W", 20):
+            sql_feeds.append([upsert(offer, 1), upsert(offer, 2)], {})
+
+    followed: list[FeedEntry] = []
+
+    def follow() -> None:  # a reader paging from its cursor while the writers go on
+        cursor = START
+        while True:
+            finished = done.is_set()
+            page = sql_feeds.changes(DIFFUSER, after=cursor, limit=7)
+            followed.extend(page)
+            cursor = cursor.past(page)
+            if finished and not page:
+                return
+
+    writers = [threading.Thread(target=write, args=(p,)) for p in partitions]
+    reader = threading.Thread(target=follow)
+    for thread in [*writers, reader]:
         thread.start()
-    for thread in threads:
+    for thread in writers:
         thread.join()
+    done.set()
+    reader.join()
 
-    seqs = [entry.seq for entry in sql_feeds.changes(DIFFUSER, limit=1000)]
-    assert seqs == list(range(1, 121))
+    for p in partitions:
+        assert [e.seq for e in followed if e.partition == p] == list(range(1, 41))
+    assert len(followed) == 120
+    assert sql_feeds.head(DIFFUSER) == cursor_at(p0=40, p3=40, p5=40)
+
+
+@pytest.mark.postgres
+def test_an_append_waits_for_no_writer_of_another_partition_and_a_late_commit_is_not_skipped(
+    postgres_feeds: SqlFeedStore,
+) -> None:
+    (late,) = offer_ids(0, "HOT", 1)
+    early = offer_ids(3, "RES", 2)
+    with postgres_feeds.engine.connect() as other:
+        # Another writer, half way through an append on partition 0: its entry numbered, its
+        # partition's head row locked, not committed.
+        with other.begin():
+            other.execute(insert(feed_heads).values(diffuser_id=DIFFUSER, partition=0, seq=1))
+            other.execute(
+                insert(feed_entries).values(
+                    diffuser_id=DIFFUSER,
+                    partition=0,
+                    seq=1,
+                    offer_id=late,
+                    version=1,
+                    kind="removal",
+                    reason="withdrawn",
+                    offer_type=None,
+                    view_json=None,
+                    occurred_at=T0,
+                )
+            )
+            stored = postgres_feeds.append([upsert(offer, 1) for offer in early], {})
+            assert [e.change.offer_id for e in stored] == early  # it did not wait
+            seen = postgres_feeds.changes(DIFFUSER)
+            assert [e.change.offer_id for e in seen] == early
+            cursor = START.past(seen)
+        later = postgres_feeds.changes(DIFFUSER, after=cursor)
+    assert [(e.partition, e.seq, e.change.offer_id) for e in later] == [(0, 1, late)]
 
 
 def test_the_key_table_holds_hashes_only(sql_feeds: SqlFeedStore) -> None:
@@ -156,3 +215,60 @@ def test_new_keys_are_random_url_safe_and_hash_to_what_set_key_accepts() -> None
     assert all(is_key_hash(hash_key(key)) for key in keys)
     assert not any(is_key_hash(key) for key in keys)
     assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_feed_numbered_before_partitions_is_followed_from_its_old_cursors_after_migrating(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0004")
+    offers = [f"HOT-{n}" for n in range(1, 7)]  # on partitions 5, 4, 1, 0, ...
+    with SqlStore(url) as store, store.engine.begin() as conn:
+        for seq, offer in enumerate(offers, start=1):  # one count per feed, as 0004 kept them
+            conn.execute(
+                text(
+                    "INSERT INTO feed_entries (diffuser_id, seq, offer_id, version, kind, reason,"
+                    " offer_type, view_json, occurred_at) VALUES (:d, :s, :o, 1, 'removal',"
+                    " 'withdrawn', NULL, NULL, :t)"
+                ),
+                {"d": DIFFUSER, "s": seq, "o": offer, "t": T0},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO feed_offers (diffuser_id, offer_id, seq, version, occurred_at,"
+                    " kind) VALUES (:d, :o, :s, 1, :t, 'removal')"
+                ),
+                {"d": DIFFUSER, "s": seq, "o": offer, "t": T0},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO webhooks (diffuser_id, url, secret, delivered_seq, state, failures)"
+                " VALUES (:d, 'https://recv.example/', 's', 4, 'active', 0)"
+            ),
+            {"d": DIFFUSER},
+        )
+
+    upgrade(url)
+
+    with SqlFeedStore(url) as feeds, SqlWebhookStore(url) as hooks:
+        old_reader = FeedCursor.parse("4")  # it had read the first four entries
+        unread = feeds.changes(DIFFUSER, after=old_reader)
+        assert sorted(e.change.offer_id for e in unread) == offers[4:]
+        assert sorted((e.change.offer_id, e.partition) for e in feeds.changes(DIFFUSER)) == [
+            (o, offer_partition(o)) for o in offers
+        ]
+        assert feeds.head(DIFFUSER) == FeedCursor.at(6)
+        feeds.append([upsert("LOI-3", 1)], {})  # partition 3 goes on from the feed's last number
+        assert feeds.head(DIFFUSER) == FeedCursor.at(6).past([FeedEntry(7, upsert("LOI-3", 1))])
+        hook = hooks.webhook(DIFFUSER)
+        assert hook is not None
+        assert hook.delivered == old_reader
+        assert sorted(e.change.offer_id for e in feeds.changes(DIFFUSER, after=hook.delivered)) == [
+            *offers[4:],
+            "LOI-3",
+        ]
+    downgrade(url, "0004")  # and back: one count per feed again
+    with SqlStore(url) as store, store.engine.connect() as conn:
+        seqs = conn.execute(text("SELECT seq FROM feed_entries ORDER BY seq")).scalars().all()
+        delivered = conn.execute(text("SELECT delivered_seq FROM webhooks")).scalar_one()
+    assert (seqs, delivered) == (list(range(1, 8)), 4)

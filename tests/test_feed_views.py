@@ -21,6 +21,7 @@ from hub.core.registry import Registry
 from hub.diffusion_projector import diffuse
 from hub.feed_views import FeedViews
 from hub.feeds import FeedStore
+from hub.feeds.cursor import START
 from hub.feeds.memory import InMemoryFeedStore
 from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
@@ -111,7 +112,7 @@ def feeds_of(feeds: FeedStore, registry: Registry) -> dict[str, list[tuple[int, 
     return {
         diffuser: [
             (e.seq, e.change.offer_id, e.change.version, f"{e.change.kind}:{e.change.reason}")
-            for e in feeds.changes(diffuser, after=0, limit=100_000)
+            for e in feeds.changes(diffuser, after=START, limit=100_000)
         ]
         for diffuser in sorted(registry.diffusers)
     }

@@ -22,6 +22,7 @@ from hub.core.diffusion_rules import Excluded, View, project
 from hub.core.offer import OfferType
 from hub.core.registry import Registry
 from hub.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore
+from hub.feeds.cursor import START, FeedCursor
 from hub.registry.format import load_normandy_registry, registry_to_toml
 from hub.resync import ResyncError, resync, resync_entry, state_of
 from hub.store import InMemoryStore, RegionalStore, SqlStore
@@ -61,12 +62,14 @@ def feeds(store: InMemoryStore, registry: Registry) -> InMemoryFeedStore:
     return feeds
 
 
-def entries_after(feeds: FeedStore, cursor: int) -> list[tuple[str, str, str, int]]:
-    """(offer, kind, reason, version) of the feed's entries after `cursor`, in feed order."""
-    return [
+def entries_after(feeds: FeedStore, cursor: FeedCursor) -> list[tuple[str, str, str, int]]:
+    """(offer, kind, reason, version) of the feed's entries after `cursor`, by offer (each
+    offer's in its feed order; the feed interleaves its partitions)."""
+    entries = [
         (e.change.offer_id, e.change.kind.value, e.change.reason.value, e.change.version)
         for e in feeds.changes(DIFFUSER, after=cursor, limit=1000)
     ]
+    return sorted(entries, key=lambda entry: entry[0])
 
 
 def in_feed(feeds: FeedStore) -> list[str]:
@@ -203,7 +206,7 @@ def test_a_new_diffuser_is_onboarded_with_its_whole_scope(
 
     summary = resync(empty, store, registry, DIFFUSER, AT)
 
-    assert (summary.cursor_before, summary.removals) == (0, 0)
+    assert (summary.cursor_before, summary.removals) == (START, 0)
     assert in_feed(empty) == sorted(IN_SCOPE)
     assert WITHDRAWN not in {e.change.offer_id for e in empty.changes(DIFFUSER)}
 
@@ -330,7 +333,7 @@ def test_the_resync_command_re_sends_the_scope_and_is_idempotent_at_the_same_tim
 
     assert code == 0, stderr
     assert "took 0 new entries" in stdout
-    assert sqlite_feeds.head(DIFFUSER) == before + len(IN_SCOPE)
+    assert before.behind(sqlite_feeds.head(DIFFUSER)) == len(IN_SCOPE)
 
 
 def test_the_resync_command_removes_what_a_changed_registry_file_no_longer_covers(

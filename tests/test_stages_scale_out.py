@@ -24,6 +24,7 @@ from sqlalchemy import make_url
 from hub.core.contribution import Contribution
 from hub.core.diffusion import DiffusionChange
 from hub.demo_run import end_offsets, prepare
+from hub.feeds.cursor import START
 from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
@@ -89,11 +90,11 @@ def feeds_of(database_url: str) -> dict[str, dict[str, list[DiffusionChange]]]:
     found: dict[str, dict[str, list[DiffusionChange]]] = {}
     with SqlFeedStore(database_url) as feeds:
         for diffuser in sorted(load_normandy_registry().diffusers):
-            after, offers = 0, found.setdefault(diffuser, {})
+            after, offers = START, found.setdefault(diffuser, {})
             while page := feeds.changes(diffuser, after=after, limit=500):
                 for entry in page:
                     offers.setdefault(entry.change.offer_id, []).append(entry.change)
-                after = page[-1].seq
+                after = after.past(page)
     return found
 
 

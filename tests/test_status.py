@@ -32,6 +32,7 @@ from hub.core.offer import Address, GeoPoint, Location, OfferType
 from hub.deadletter import read_redrive_marks
 from hub.demo_run import prepare
 from hub.feeds import InMemoryFeedStore
+from hub.feeds.cursor import START
 from hub.kafka_clients import (
     TopicSpec,
     ensure_topics,
@@ -53,7 +54,7 @@ from hub.settings import Settings
 from hub.stages.groups import group_of
 from hub.store import InMemoryStore
 from hub.store_projector import PROJECTED_TOPICS
-from hub.topics import DEADLETTER, REGIONAL_CHANGES, contrib_topic
+from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGIONAL_CHANGES, contrib_topic
 from hub.webhooks import SqlWebhookStore
 from tests import examples
 from tests.conftest import free_port
@@ -185,7 +186,7 @@ async def build_stack(bootstrap: str, home: Path) -> Stack:
             pytest.fail("the worker did not judge, store and diffuse this test's contributions")
     await dead_letter(bootstrap, b"not avro", key=None)
     with SqlWebhookStore(settings.database_url) as hooks:
-        hooks.set_webhook(DIFFUSER, "https://recv.example/hooks/sitn", "s3cret", delivered_seq=0)
+        hooks.set_webhook(DIFFUSER, "https://recv.example/hooks/sitn", "s3cret", delivered=START)
         hooks.record_failure(DIFFUSER, "HTTP 503 from the receiver", datetime.now(UTC), 1)
     return Stack(settings, group, started_at, datetime.now(UTC))
 
@@ -210,7 +211,8 @@ def test_the_status_gives_what_the_store_the_feeds_and_the_topics_hold(
         store_positions = sources.store.positions()
         feed_positions = sources.feeds.positions()
         head = sources.feeds.head(DIFFUSER)
-        [last] = sources.feeds.changes(DIFFUSER, head - 1, 1)
+        tails = sources.feeds.changes(DIFFUSER, head.back(1), OFFER_PARTITIONS)
+        last = max(tails, key=lambda e: (e.change.occurred_at, e.partition))
     topics = asyncio.run(ends_of(kafka_bootstrap, [*PROJECTED_TOPICS, DEADLETTER]))
     committed = asyncio.run(committed_offsets(kafka_bootstrap, stack.group))
     recent = asyncio.run(regional_changes_since(kafka_bootstrap, now - window))
@@ -256,7 +258,7 @@ def test_the_status_gives_what_the_store_the_feeds_and_the_topics_hold(
     assert (diffuser.webhook.state, diffuser.webhook.failures, diffuser.webhook.backlog) == (
         "parked",
         1,
-        head,
+        head.total,
     )
 
 
@@ -389,9 +391,9 @@ def test_metrics_scraped_from_the_api_match_the_store_and_the_topics(
         for key, (first, end) in topics.items()
         if key[0] in PROJECTED_TOPICS
     }
-    assert metrics["sitn_feed_head"][(("diffuser", DIFFUSER),)] == head
+    assert metrics["sitn_feed_head"][(("diffuser", DIFFUSER),)] == head.total
     assert metrics["sitn_webhook_parked"] == {(("diffuser", DIFFUSER),): 1.0}
-    assert metrics["sitn_webhook_backlog"] == {(("diffuser", DIFFUSER),): float(head)}
+    assert metrics["sitn_webhook_backlog"] == {(("diffuser", DIFFUSER),): float(head.total)}
     [(labels, recent)] = metrics["sitn_regional_changes_recent"].items()
     assert labels == (("window_seconds", "300"),)
     assert least <= recent <= most

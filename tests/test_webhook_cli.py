@@ -13,8 +13,9 @@ from typer.testing import CliRunner, Result
 
 from hub.cli import app
 from hub.feeds import SqlFeedStore
+from hub.feeds.cursor import FeedCursor
 from hub.webhooks import SqlWebhookStore
-from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, upsert
+from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, cursor_at, offer_ids, upsert
 
 URL = "https://recv.tourisme.example/hooks/sitn"
 
@@ -47,7 +48,13 @@ def test_a_new_webhook_prints_its_secret_once_and_starts_at_the_feeds_head(
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
         hook = hooks.webhook(DIFFUSER)
     assert hook is not None
-    assert (hook.url, hook.secret, hook.delivered_seq, hook.state) == (URL, secret, 3, "active")
+    # HOT-1 is on partition 5, RES-2 on 2: the feed's head.
+    assert (hook.url, hook.secret, hook.delivered, hook.state) == (
+        URL,
+        secret,
+        cursor_at(p2=1, p5=2),
+        "active",
+    )
 
 
 def test_after_says_where_deliveries_start_and_setting_again_keeps_the_cursor(
@@ -55,7 +62,7 @@ def test_after_says_where_deliveries_start_and_setting_again_keeps_the_cursor(
 ) -> None:
     first = set_webhook(env, "--diffuser", DIFFUSER, "--url", URL, "--after", "0")
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
-        hooks.record_delivery(DIFFUSER, 5, datetime(2026, 6, 1, tzinfo=UTC))
+        hooks.record_delivery(DIFFUSER, FeedCursor.at(5), datetime(2026, 6, 1, tzinfo=UTC))
 
     second = set_webhook(env, "--diffuser", DIFFUSER, "--url", URL + "/v2")
 
@@ -63,7 +70,7 @@ def test_after_says_where_deliveries_start_and_setting_again_keeps_the_cursor(
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
         hook = hooks.webhook(DIFFUSER)
     assert hook is not None
-    assert (hook.url, hook.secret, hook.delivered_seq) == (URL + "/v2", second, 5)
+    assert (hook.url, hook.secret, hook.delivered) == (URL + "/v2", second, FeedCursor.at(5))
 
 
 def test_the_list_shows_state_cursor_head_and_errors_but_never_the_secret(
@@ -71,7 +78,8 @@ def test_the_list_shows_state_cursor_head_and_errors_but_never_the_secret(
 ) -> None:
     with SqlFeedStore(env["SITN_DATABASE_URL"]) as feeds:
         feeds.migrate()
-        feeds.append([upsert(f"HOT-{n}", 1, diffuser=OTHER_DIFFUSER) for n in range(1, 5)], {})
+        hotels = offer_ids(0, "HOT", 4)
+        feeds.append([upsert(hotel, 1, diffuser=OTHER_DIFFUSER) for hotel in hotels], {})
     secret = set_webhook(env, "--diffuser", DIFFUSER, "--url", URL)
     other = set_webhook(env, "--diffuser", OTHER_DIFFUSER, "--url", URL, "--after", "1")
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
@@ -82,11 +90,15 @@ def test_the_list_shows_state_cursor_head_and_errors_but_never_the_secret(
     result = sitn(env, "list")
 
     assert result.exit_code == 0, result.output
-    assert f"{OTHER_DIFFUSER}  parked  {URL}\n    delivered 1 of 4 (3 behind); 1 consecutive" in (
-        result.stdout
+    head = cursor_at(p0=4)
+    assert (
+        f"{OTHER_DIFFUSER}  parked  {URL}\n    delivered up to cursor 1 of {head} (3 behind); 1"
+        " consecutive" in result.stdout
     )
     assert ": delivery ideoguide:2: HTTP 503\n" in result.stdout
-    assert f"{DIFFUSER}  active  {URL}\n    delivered 0 of 0 (0 behind)" in result.stdout
+    assert f"{DIFFUSER}  active  {URL}\n    delivered up to cursor 0 of 0 (0 behind)" in (
+        result.stdout
+    )
     assert "sitn webhook redrive --diffuser ID" in result.stdout
     assert secret not in result.output
     assert other not in result.output
@@ -100,11 +112,11 @@ def test_redrive_makes_a_parked_webhook_active_with_its_cursor(env: dict[str, st
     result = sitn(env, "redrive", "--diffuser", DIFFUSER)
 
     assert result.exit_code == 0, result.output
-    assert "resumes with feed entry 3" in result.output
+    assert "resumes after feed cursor 2" in result.output
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
         hook = hooks.webhook(DIFFUSER)
     assert hook is not None
-    assert (hook.state, hook.failures, hook.delivered_seq) == ("active", 0, 2)
+    assert (hook.state, hook.failures, hook.delivered) == ("active", 0, FeedCursor.at(2))
 
 
 def test_remove_deletes_the_webhook(env: dict[str, str]) -> None:

@@ -24,8 +24,10 @@ from sqlalchemy import inspect as sql_inspect
 from sqlalchemy import text
 
 from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
+from hub.feeds.cursor import START, FeedCursor
 from hub.store import downgrade, upgrade
 from hub.store.schema import TABLES
+from hub.topics import offer_partition
 from hub.webhooks import (
     RetryPolicy,
     SqlWebhookStore,
@@ -37,7 +39,14 @@ from hub.webhooks import (
 )
 from hub.webhooks.dispatcher import notification
 from hub.webhooks.port import Webhook
-from tests.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, removal, upsert
+from tests.diffusion_changes import (
+    DIFFUSER,
+    OTHER_DIFFUSER,
+    cursor_at,
+    offer_ids,
+    removal,
+    upsert,
+)
 from tests.regional_changes import T0
 from tests.webhook_receiver import (
     GUARD_SECONDS,
@@ -153,15 +162,17 @@ def any_hooks(request: pytest.FixtureRequest) -> SqlWebhookStore:
 def test_a_webhook_reads_back_active_from_its_cursor_and_hides_its_secret(
     any_hooks: SqlWebhookStore,
 ) -> None:
-    made = any_hooks.set_webhook(DIFFUSER, "https://recv.example/sitn?x=1", SECRET, 7)
+    made = any_hooks.set_webhook(
+        DIFFUSER, "https://recv.example/sitn?x=1", SECRET, FeedCursor.at(7)
+    )
 
     read = any_hooks.webhook(DIFFUSER)
     assert read == made
     assert read is not None
-    assert (read.url, read.secret, read.delivered_seq, read.state, read.failures) == (
+    assert (read.url, read.secret, read.delivered, read.state, read.failures) == (
         "https://recv.example/sitn?x=1",
         SECRET,
-        7,
+        FeedCursor.at(7),
         "active",
         0,
     )
@@ -171,8 +182,10 @@ def test_a_webhook_reads_back_active_from_its_cursor_and_hides_its_secret(
 
 
 def test_webhooks_are_listed_by_diffuser(any_hooks: SqlWebhookStore) -> None:
-    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, 0)
-    any_hooks.set_webhook(OTHER_DIFFUSER, "http://b.example:8080/hook", OTHER_SECRET, 0)
+    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, FeedCursor.at(0))
+    any_hooks.set_webhook(
+        OTHER_DIFFUSER, "http://b.example:8080/hook", OTHER_SECRET, FeedCursor.at(0)
+    )
 
     assert [hook.diffuser_id for hook in any_hooks.webhooks()] == sorted([DIFFUSER, OTHER_DIFFUSER])
 
@@ -180,24 +193,28 @@ def test_webhooks_are_listed_by_diffuser(any_hooks: SqlWebhookStore) -> None:
 def test_a_delivery_moves_the_cursor_forward_only_and_clears_the_failures(
     any_hooks: SqlWebhookStore,
 ) -> None:
-    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, 0)
+    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, FeedCursor.at(0))
     any_hooks.record_failure(DIFFUSER, "HTTP 503", T0, park_after=8)
 
-    after_three = any_hooks.record_delivery(DIFFUSER, 3, T0 + timedelta(seconds=1))
-    after_stale = any_hooks.record_delivery(DIFFUSER, 2, T0 + timedelta(seconds=2))
+    after_three = any_hooks.record_delivery(DIFFUSER, FeedCursor.at(3), T0 + timedelta(seconds=1))
+    after_stale = any_hooks.record_delivery(DIFFUSER, FeedCursor.at(2), T0 + timedelta(seconds=2))
 
     assert after_three is not None
-    assert (after_three.delivered_seq, after_three.failures, after_three.last_error) == (3, 0, None)
+    assert (after_three.delivered, after_three.failures, after_three.last_error) == (
+        FeedCursor.at(3),
+        0,
+        None,
+    )
     assert after_stale is not None
-    assert after_stale.delivered_seq == 3
+    assert after_stale.delivered == FeedCursor.at(3)
     assert after_stale.last_attempt_at == T0 + timedelta(seconds=2)
-    assert any_hooks.record_delivery(OTHER_DIFFUSER, 1, T0) is None
+    assert any_hooks.record_delivery(OTHER_DIFFUSER, FeedCursor.at(1), T0) is None
 
 
 def test_a_webhook_is_parked_by_the_failure_that_reaches_the_limit_and_redrive_keeps_its_cursor(
     any_hooks: SqlWebhookStore,
 ) -> None:
-    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, 5)
+    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, FeedCursor.at(5))
 
     states = [
         any_hooks.record_failure(DIFFUSER, f"attempt {n}: HTTP 500", T0, park_after=3)
@@ -211,12 +228,16 @@ def test_a_webhook_is_parked_by_the_failure_that_reaches_the_limit_and_redrive_k
     ]
     parked = any_hooks.webhook(DIFFUSER)
     assert parked is not None
-    assert (parked.delivered_seq, parked.last_error) == (5, "attempt 3: HTTP 500")
+    assert (parked.delivered, parked.last_error) == (FeedCursor.at(5), "attempt 3: HTTP 500")
 
     redriven = any_hooks.redrive(DIFFUSER)
 
     assert redriven is not None
-    assert (redriven.state, redriven.failures, redriven.delivered_seq) == ("active", 0, 5)
+    assert (redriven.state, redriven.failures, redriven.delivered) == (
+        "active",
+        0,
+        FeedCursor.at(5),
+    )
     assert any_hooks.redrive(OTHER_DIFFUSER) is None
     assert any_hooks.record_failure(OTHER_DIFFUSER, "x", T0, park_after=3) is None
 
@@ -224,10 +245,10 @@ def test_a_webhook_is_parked_by_the_failure_that_reaches_the_limit_and_redrive_k
 def test_setting_a_webhook_again_replaces_it_and_makes_it_active(
     any_hooks: SqlWebhookStore,
 ) -> None:
-    any_hooks.set_webhook(DIFFUSER, "https://old.example/", SECRET, 4)
+    any_hooks.set_webhook(DIFFUSER, "https://old.example/", SECRET, FeedCursor.at(4))
     any_hooks.record_failure(DIFFUSER, "HTTP 500", T0, park_after=1)
 
-    again = any_hooks.set_webhook(DIFFUSER, "https://new.example/", OTHER_SECRET, 4)
+    again = any_hooks.set_webhook(DIFFUSER, "https://new.example/", OTHER_SECRET, FeedCursor.at(4))
 
     assert (again.url, again.secret, again.state, again.failures, again.last_error) == (
         "https://new.example/",
@@ -240,7 +261,7 @@ def test_setting_a_webhook_again_replaces_it_and_makes_it_active(
 
 
 def test_a_removed_webhook_is_gone(any_hooks: SqlWebhookStore) -> None:
-    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, 0)
+    any_hooks.set_webhook(DIFFUSER, "https://a.example/", SECRET, FeedCursor.at(0))
 
     assert any_hooks.remove(DIFFUSER) is True
     assert any_hooks.remove(DIFFUSER) is False
@@ -248,23 +269,22 @@ def test_a_removed_webhook_is_gone(any_hooks: SqlWebhookStore) -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "secret", "cursor", "message"),
+    ("url", "secret", "message"),
     [
-        ("ftp://recv.example/", SECRET, 0, "the scheme must be http or https"),
-        ("recv.example/hook", SECRET, 0, "the scheme must be http or https"),
-        ("https:///hook", SECRET, 0, "names no host"),
-        ("https://recv.example:99999/", SECRET, 0, "is malformed"),
-        ("https://user:pw@recv.example/", SECRET, 0, "holds credentials"),
-        ("https://recv.example/a b", SECRET, 0, "holds a fragment or a space"),
-        ("https://recv.example/", "", 0, "needs a signing secret"),
-        ("https://recv.example/", SECRET, -1, "cannot start after feed entry -1"),
+        ("ftp://recv.example/", SECRET, "the scheme must be http or https"),
+        ("recv.example/hook", SECRET, "the scheme must be http or https"),
+        ("https:///hook", SECRET, "names no host"),
+        ("https://recv.example:99999/", SECRET, "is malformed"),
+        ("https://user:pw@recv.example/", SECRET, "holds credentials"),
+        ("https://recv.example/a b", SECRET, "holds a fragment or a space"),
+        ("https://recv.example/", "", "needs a signing secret"),
     ],
 )
 def test_a_webhook_the_dispatcher_could_not_use_is_refused(
-    sqlite_hooks: SqlWebhookStore, url: str, secret: str, cursor: int, message: str
+    sqlite_hooks: SqlWebhookStore, url: str, secret: str, message: str
 ) -> None:
     with pytest.raises(WebhookError, match=message):
-        sqlite_hooks.set_webhook(DIFFUSER, url, secret, cursor)
+        sqlite_hooks.set_webhook(DIFFUSER, url, secret, START)
 
     assert sqlite_hooks.webhooks() == []
 
@@ -317,6 +337,7 @@ def test_a_notification_says_where_to_fetch_the_offer_and_never_carries_its_view
 
     assert json.loads(body) == {
         "diffuser": DIFFUSER,
+        "partition": offer_partition("HOT 1/b"),
         "seq": 12,
         "offer_id": "HOT 1/b",
         "version": 3,
@@ -355,15 +376,25 @@ def dispatcher_of(
     return WebhookDispatcher(hooks, feeds, policy=policy, poll_seconds=0.02, batch=3)
 
 
+# The test feeds' offers share one partition, so their entries are numbered 1, 2, 3, ... in order.
+FEED_PARTITION = 5
+HOTEL, RESTAURANT, VISIT = (offer_ids(FEED_PARTITION, kind, 1)[0] for kind in ("HOT", "RES", "LOI"))
+
+
+def fed(seq: int) -> FeedCursor:
+    """The cursor past the test feed's first `seq` entries."""
+    return cursor_at(**{f"p{FEED_PARTITION}": seq})
+
+
 def a_feed_with_interleaved_offers() -> list[tuple[str, int, str]]:
     return [
-        ("HOT-1", 1, "upsert"),
-        ("RES-2", 1, "upsert"),
-        ("HOT-1", 2, "upsert"),
-        ("RES-2", 2, "removal"),
-        ("HOT-1", 3, "upsert"),
-        ("LOI-3", 1, "upsert"),
-        ("HOT-1", 4, "removal"),
+        (HOTEL, 1, "upsert"),
+        (RESTAURANT, 1, "upsert"),
+        (HOTEL, 2, "upsert"),
+        (RESTAURANT, 2, "removal"),
+        (HOTEL, 3, "upsert"),
+        (VISIT, 1, "upsert"),
+        (HOTEL, 4, "removal"),
     ]
 
 
@@ -393,7 +424,7 @@ def cursor_is(
 ) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         hook = await asyncio.to_thread(hooks.webhook, diffuser)
-        return hook is not None and (hook.state, hook.delivered_seq) == (state, seq)
+        return hook is not None and (hook.state, hook.delivered) == (state, fed(seq))
 
     return check
 
@@ -410,7 +441,7 @@ async def test_every_notification_arrives_signed_and_in_feed_order(
     receiver = await receivers(SECRET)
     rows = a_feed_with_interleaved_offers()
     append(feeds, rows[:4])
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
 
     async with dispatching(dispatcher_of(sqlite_hooks, feeds)):
         await eventually(lambda: len(receiver.requests) == 4, "the first four notifications")
@@ -422,7 +453,7 @@ async def test_every_notification_arrives_signed_and_in_feed_order(
     assert receiver.acknowledged == list(range(1, len(rows) + 1))
     assert all(r.signed_by_secret for r in receiver.requests)
     assert [r.delivery for r in receiver.requests] == [
-        f"{DIFFUSER}:{seq}" for seq in range(1, len(rows) + 1)
+        f"{DIFFUSER}:{FEED_PARTITION}:{seq}" for seq in range(1, len(rows) + 1)
     ]
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert [(b["offer_id"], b["version"], b["kind"]) for b in bodies] == rows
@@ -435,7 +466,7 @@ async def test_deliveries_start_after_the_webhooks_cursor(
     receiver = await receivers(SECRET)
     feeds = InMemoryFeedStore()
     append(feeds, a_feed_with_interleaved_offers())
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 5)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(5))
 
     async with dispatching(dispatcher_of(sqlite_hooks, feeds)):
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "active", 7), "the cursor at 7")
@@ -450,7 +481,7 @@ async def test_a_receiver_that_fails_three_times_then_recovers_gets_everything_i
     feeds = InMemoryFeedStore()
     rows = a_feed_with_interleaved_offers()
     append(feeds, rows)
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
     policy = RetryPolicy(base_seconds=0.05, cap_seconds=0.2, timeout_seconds=10.0)
     dispatcher = dispatcher_of(sqlite_hooks, feeds, policy)
 
@@ -478,18 +509,22 @@ async def test_a_receiver_that_always_fails_is_parked_then_redriven_without_loss
     feeds = InMemoryFeedStore()
     rows = a_feed_with_interleaved_offers()
     append(feeds, rows[:3])
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
     dispatcher = dispatcher_of(sqlite_hooks, feeds)
 
     async with dispatching(dispatcher):
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "parked", 0), "the webhook parked")
         parked = await stored(sqlite_hooks, DIFFUSER)
         assert parked.failures == FAST.park_after
-        assert parked.last_error == f"delivery {DIFFUSER}:1: HTTP 500 Internal Server Error: " + (
-            "answer 500"
+        assert (
+            parked.last_error
+            == f"delivery {DIFFUSER}:{FEED_PARTITION}:1: HTTP 500 Internal Server Error: "
+            + ("answer 500")
         )
         assert parked.last_attempt_at is not None
-        assert [r.delivery for r in receiver.requests] == [f"{DIFFUSER}:1"] * FAST.park_after
+        assert [r.delivery for r in receiver.requests] == [
+            f"{DIFFUSER}:{FEED_PARTITION}:1"
+        ] * FAST.park_after
 
         # Parked: skipped while the dispatcher goes over the webhooks again and again.
         rounds = dispatcher.tally.rounds
@@ -524,7 +559,7 @@ async def test_any_answer_but_a_2xx_is_a_failure_recorded_with_the_delivery(
     receiver = await receivers(SECRET, lambda _: status)
     feeds = InMemoryFeedStore()
     append(feeds, a_feed_with_interleaved_offers())
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
     policy = RetryPolicy(base_seconds=0.01, park_after=1)
 
     async with dispatching(dispatcher_of(sqlite_hooks, feeds, policy)):
@@ -532,7 +567,7 @@ async def test_any_answer_but_a_2xx_is_a_failure_recorded_with_the_delivery(
 
     hook = await stored(sqlite_hooks, DIFFUSER)
     assert hook.last_error is not None
-    assert hook.last_error.startswith(f"delivery {DIFFUSER}:1: {error}")
+    assert hook.last_error.startswith(f"delivery {DIFFUSER}:{FEED_PARTITION}:1: {error}")
 
 
 async def test_a_receiver_that_does_not_answer_in_time_or_at_all_is_a_failure(
@@ -543,9 +578,9 @@ async def test_a_receiver_that_does_not_answer_in_time_or_at_all_is_a_failure(
     feeds = InMemoryFeedStore()
     append(feeds, a_feed_with_interleaved_offers())
     append(feeds, a_feed_with_interleaved_offers(), diffuser=OTHER_DIFFUSER)
-    sqlite_hooks.set_webhook(DIFFUSER, silent.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, silent.url, SECRET, fed(0))
     closed = await receivers(OTHER_SECRET)
-    sqlite_hooks.set_webhook(OTHER_DIFFUSER, closed.url, OTHER_SECRET, 0)
+    sqlite_hooks.set_webhook(OTHER_DIFFUSER, closed.url, OTHER_SECRET, fed(0))
     await closed.stop()  # nothing listens there any more
     policy = RetryPolicy(base_seconds=0.01, park_after=1, timeout_seconds=0.2)
 
@@ -557,9 +592,11 @@ async def test_a_receiver_that_does_not_answer_in_time_or_at_all_is_a_failure(
 
     timed_out = await stored(sqlite_hooks, DIFFUSER)
     refused = await stored(sqlite_hooks, OTHER_DIFFUSER)
-    assert timed_out.last_error == f"delivery {DIFFUSER}:1: no answer within 0.2 s"
+    assert timed_out.last_error == f"delivery {DIFFUSER}:{FEED_PARTITION}:1: no answer within 0.2 s"
     assert refused.last_error is not None
-    assert refused.last_error.startswith(f"delivery {OTHER_DIFFUSER}:1: ClientConnectorError")
+    assert refused.last_error.startswith(
+        f"delivery {OTHER_DIFFUSER}:{FEED_PARTITION}:1: ClientConnectorError"
+    )
 
 
 async def test_a_held_receiver_does_not_delay_another_diffusers_deliveries(
@@ -572,8 +609,8 @@ async def test_a_held_receiver_does_not_delay_another_diffusers_deliveries(
     rows = a_feed_with_interleaved_offers()
     append(feeds, rows)
     append(feeds, rows, diffuser=OTHER_DIFFUSER)
-    sqlite_hooks.set_webhook(DIFFUSER, slow.url, SECRET, 0)
-    sqlite_hooks.set_webhook(OTHER_DIFFUSER, fast.url, OTHER_SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, slow.url, SECRET, fed(0))
+    sqlite_hooks.set_webhook(OTHER_DIFFUSER, fast.url, OTHER_SECRET, fed(0))
     policy = RetryPolicy(timeout_seconds=GUARD_SECONDS * 2)
 
     async with dispatching(dispatcher_of(sqlite_hooks, feeds, policy)):
@@ -605,7 +642,7 @@ async def test_a_private_canary_in_a_view_never_appears_in_a_notification(
     view = feeds.changes(DIFFUSER)[0].change.view
     assert view is not None
     assert CANARY in [name.text for name in view.names or ()]  # the canary is there to leak
-    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
 
     async with dispatching(dispatcher_of(sqlite_hooks, feeds)):
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "active", 3), "every notification")
@@ -616,6 +653,7 @@ async def test_a_private_canary_in_a_view_never_appears_in_a_notification(
         assert CANARY not in request.timestamp + request.signature + request.delivery
         assert set(json.loads(request.body)) == {
             "diffuser",
+            "partition",
             "seq",
             "offer_id",
             "version",
@@ -634,12 +672,14 @@ async def test_a_new_url_and_secret_take_effect_and_a_removed_webhook_stops(
     feeds = InMemoryFeedStore()
     rows = a_feed_with_interleaved_offers()
     append(feeds, rows[:2])
-    sqlite_hooks.set_webhook(DIFFUSER, first.url, SECRET, 0)
+    sqlite_hooks.set_webhook(DIFFUSER, first.url, SECRET, fed(0))
     dispatcher = dispatcher_of(sqlite_hooks, feeds)
 
     async with dispatching(dispatcher):
         await eventually(cursor_is(sqlite_hooks, DIFFUSER, "active", 2), "the first two")
-        await asyncio.to_thread(sqlite_hooks.set_webhook, DIFFUSER, second.url, OTHER_SECRET, 2)
+        await asyncio.to_thread(
+            sqlite_hooks.set_webhook, DIFFUSER, second.url, OTHER_SECRET, fed(2)
+        )
         # A round that read the webhooks before the change may still be going: entries written
         # only after two more rounds are sure to meet the new URL and secret.
         rounds = dispatcher.tally.rounds

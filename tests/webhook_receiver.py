@@ -47,6 +47,11 @@ class Request:
         seq: int = json.loads(self.body)["seq"]
         return seq
 
+    @property
+    def partition(self) -> int:
+        partition: int = json.loads(self.body)["partition"]
+        return partition
+
 
 class Receiver:
     """A real HTTP server on 127.0.0.1 and a free port, answering as `answer` says.
@@ -106,6 +111,11 @@ class Receiver:
     def acknowledged(self) -> list[int]:
         """The seqs the receiver answered with a 2xx, in the order it answered them."""
         return [r.seq for r in self.requests if 200 <= r.status < 300]
+
+    @property
+    def acknowledged_on(self) -> list[tuple[int, int]]:
+        """(partition, seq) of each notification answered with a 2xx, in the order answered."""
+        return [(r.partition, r.seq) for r in self.requests if 200 <= r.status < 300]
 
 
 StartReceiver = Callable[..., Awaitable[Receiver]]

@@ -48,7 +48,15 @@ from hub.api.media import (
     encode,
     wants_jsonld,
 )
-from hub.api.models import CURSOR_PATTERN, ChangesPage, ErrorBody, FeedChange, RejectionsPage
+from hub.api.models import (
+    CURSOR_PATTERN,
+    FEED_CURSOR_PATTERN,
+    ChangesPage,
+    ErrorBody,
+    FeedChange,
+    RejectionsPage,
+)
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedStore, KeyOwner
 from hub.operations.metrics import add_metrics
 from hub.operations.status import StatusSources
@@ -108,6 +116,14 @@ After = Annotated[
         "from this same feed; 0 or absent: from the start).",
     ),
 ]
+FeedAfter = Annotated[
+    str,
+    Query(
+        pattern=FEED_CURSOR_PATTERN,
+        description="Give what comes after this cursor (a `next_cursor`, `cursor` or "
+        "`X-Feed-Cursor` received from this same feed; 0 or absent: from the start).",
+    ),
+]
 Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"At most this many items (1..{MAX_LIMIT}).")
 ]
@@ -138,16 +154,15 @@ def create_app(
     )
     Caller = Annotated[KeyOwner, Depends(authenticator(feeds))]
 
-    def page_of(diffuser: str, after: int, limit: int) -> tuple[list[Any], int, bool]:
+    def page_of(diffuser: str, after: FeedCursor, limit: int) -> tuple[list[Any], bool]:
         entries = feeds.changes(diffuser, after, limit + 1)
-        if not entries and after > 0 and after > feeds.head(diffuser):
+        if not entries and after.ahead_of(feeds.head(diffuser)):
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"cursor {after} is beyond the end of diffuser {diffuser!r}'s feed: use only "
                 "cursors this feed gave you, or start again from its snapshot",
             )
-        page = entries[:limit]
-        return page, (page[-1].seq if page else after), len(entries) > limit
+        return entries[:limit], len(entries) > limit
 
     @app.get(
         "/v1/feeds/{diffuser}/changes",
@@ -162,7 +177,7 @@ def create_app(
         diffuser: DiffuserId,
         caller: Caller,
         accept: Accept = None,
-        after: After = "0",
+        after: FeedAfter = "0",
         limit: Limit = DEFAULT_LIMIT,
         format_: FormatChoice = None,
     ) -> Response:
@@ -172,11 +187,12 @@ def create_app(
         again at once.
         """
         require(caller, "diffuser", diffuser, f"the feed of {diffuser!r}")
-        page, next_cursor, has_more = page_of(diffuser, int(after), limit)
+        start = FeedCursor.parse(after)  # the query pattern lets only cursor texts through
+        page, has_more = page_of(diffuser, start, limit)
         if wants_jsonld(accept, format_):
-            document = jsonld.changes_document(diffuser, page, next_cursor, has_more)
+            document = jsonld.changes_document(diffuser, page, start, has_more)
             return JsonLdResponse(document)
-        body = native.changes_json(diffuser, page, next_cursor, has_more)
+        body = native.changes_json(diffuser, page, start, has_more)
         return JsonResponse(body)
 
     @app.get(
@@ -197,6 +213,7 @@ def create_app(
     ) -> Response:
         """The offer's last upsert in the feed; 404 if the feed never had it or removed it."""
         require(caller, "diffuser", diffuser, f"the feed of {diffuser!r}")
+        head = feeds.head(diffuser)  # first: nothing later of this offer is before it
         entry = feeds.current(diffuser, offer_id)
         if entry is None:
             raise HTTPException(
@@ -206,7 +223,7 @@ def create_app(
             )
         if wants_jsonld(accept, format_):
             return JsonLdResponse(jsonld.offer_document(entry))
-        return JsonResponse(native.change_json(entry))
+        return JsonResponse(native.change_json(entry, head))
 
     @app.get(
         "/v1/feeds/{diffuser}/snapshot",
@@ -221,7 +238,7 @@ def create_app(
                 "headers": {
                     CURSOR_HEADER: {
                         "description": "Follow the changes from here once the snapshot is read.",
-                        "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+                        "schema": {"type": "string", "pattern": FEED_CURSOR_PATTERN},
                         "required": True,
                     }
                 },
@@ -247,7 +264,7 @@ def create_app(
                 body = (
                     jsonld.offer_document(entry, context_url)
                     if as_jsonld
-                    else native.change_json(entry)
+                    else native.change_json(entry, head)
                 )
                 yield encode(body) + b"\n"
 

@@ -31,6 +31,7 @@ from hub.core.offer import (
     TranslationSource,
     Weekday,
 )
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry
 
 MEDIA_TYPE: Final = "application/ld+json"
@@ -299,12 +300,13 @@ def _entry_offer(entry: FeedEntry) -> dict[str, object]:
     return offer
 
 
-def change_node(entry: FeedEntry) -> dict[str, object]:
-    """A feed entry as a `sitn:FeedChange` node around its offer (a removal: only its `@id`)."""
+def change_node(entry: FeedEntry, cursor: FeedCursor) -> dict[str, object]:
+    """A feed entry as a `sitn:FeedChange` node around its offer (a removal: only its `@id`),
+    with the cursor right after it."""
     change = entry.change
     return {
         "@type": "sitn:FeedChange",
-        "sitn:cursor": str(entry.seq),
+        "sitn:cursor": str(cursor),
         "sitn:diffuser": change.diffuser_id,
         "sitn:kind": change.kind.value,
         "sitn:reason": change.reason.value,
@@ -315,16 +317,20 @@ def change_node(entry: FeedEntry) -> dict[str, object]:
 
 
 def changes_document(
-    diffuser_id: str, entries: list[FeedEntry], next_cursor: int, has_more: bool
+    diffuser_id: str, entries: list[FeedEntry], after: FeedCursor, has_more: bool
 ) -> dict[str, object]:
-    """A page of a feed as one JSON-LD document."""
+    """A page of a feed read from `after` as one JSON-LD document."""
+    graph: list[dict[str, object]] = []
+    for entry in entries:
+        after = after.past([entry])
+        graph.append(change_node(entry, after))
     return {
         "@context": CONTEXT,
         "@type": "sitn:FeedPage",
         "sitn:diffuser": diffuser_id,
-        "sitn:nextCursor": str(next_cursor),
+        "sitn:nextCursor": str(after),
         "sitn:hasMore": has_more,
-        "@graph": [change_node(entry) for entry in entries],
+        "@graph": graph,
     }
 
 

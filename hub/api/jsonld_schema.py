@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.api.models import Cursor, Price
+from hub.api.models import FeedCursorText, Price
 from hub.core.diffusion import DiffusionKind, DiffusionReason
 from hub.core.offer import ClassificationScheme, ContactKind, Disability
 
@@ -173,7 +173,7 @@ class LdFeedChange(LdModel):
     """One feed entry as a JSON-LD node around its offer."""
 
     type: Literal["sitn:FeedChange"] = Field(alias="@type")
-    cursor: Cursor = Field(alias="sitn:cursor")
+    cursor: FeedCursorText = Field(alias="sitn:cursor")
     diffuser: str = Field(alias="sitn:diffuser")
     kind: DiffusionKind = Field(alias="sitn:kind")
     reason: DiffusionReason = Field(alias="sitn:reason")
@@ -188,7 +188,7 @@ class LdChangesPage(LdModel):
     context: dict[str, Any] = Field(alias="@context")
     type: Literal["sitn:FeedPage"] = Field(alias="@type")
     diffuser: str = Field(alias="sitn:diffuser")
-    next_cursor: Cursor = Field(alias="sitn:nextCursor")
+    next_cursor: FeedCursorText = Field(alias="sitn:nextCursor")
     has_more: bool = Field(alias="sitn:hasMore")
     graph: list[LdFeedChange] = Field(alias="@graph")
 

@@ -26,15 +26,28 @@ from hub.core.offer import (
     TranslationSource,
     Weekday,
 )
+from hub.topics import OFFER_PARTITIONS
 
 CURSOR_PATTERN = r"^(0|[1-9][0-9]{0,17})$"
+# A feed's cursor: one number, or one per offer partition (hub.feeds.cursor); opaque to clients.
+_NUMBER = r"(0|[1-9][0-9]{0,17})"
+FEED_CURSOR_PATTERN = rf"^{_NUMBER}(\.{_NUMBER}){{{OFFER_PARTITIONS - 1}}}$|^{_NUMBER}$"
 
 Cursor = Annotated[
     str,
     Field(
         pattern=CURSOR_PATTERN,
-        description="Opaque position in the feed: pass it back as `after` to resume after it.",
+        description="Opaque position in the rejections: pass it back as `after` to resume "
+        "after it.",
         examples=["42"],
+    ),
+]
+FeedCursorText = Annotated[
+    str,
+    Field(
+        pattern=FEED_CURSOR_PATTERN,
+        description="Opaque position in the feed: pass it back as `after` to resume after it.",
+        examples=["42", "42.17.40.38.45.41"],
     ),
 ]
 Price = Annotated[
@@ -171,7 +184,11 @@ class FeedChange(ApiModel):
     back to a lower version. A removal (a tombstone) has no `offer` nor `offer_type`.
     """
 
-    cursor: Cursor
+    cursor: FeedCursorText = Field(
+        description="Opaque: in a page, the position right after this entry; in a snapshot, "
+        "the snapshot's (the feed goes on from there); for one offer, the feed's when it was "
+        "read (nothing later of this offer comes before it)."
+    )
     diffuser_id: str
     offer_id: str
     version: int = Field(ge=1, description="The regional version this entry reflects.")
@@ -187,7 +204,7 @@ class ChangesPage(ApiModel):
 
     diffuser_id: str
     changes: list[FeedChange]
-    next_cursor: Cursor
+    next_cursor: FeedCursorText
     has_more: bool = Field(description="True if more entries follow `next_cursor` already.")
 
 

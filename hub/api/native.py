@@ -2,14 +2,16 @@
 
 The offer view goes through `hub.records` (the hub's one JSON mapping of the model), after
 `OfferFields.public()`: the feed store already refuses a view with the private group, and this
-second guard keeps the HTTP boundary safe whatever a store holds. Cursors are the stores'
-sequence numbers written as decimal strings, which clients are told to treat as opaque.
+second guard keeps the HTTP boundary safe whatever a store holds. Cursors are text clients are
+told to treat as opaque: a feed's is its `FeedCursor` (`hub.feeds.cursor`), a page's entries each
+carry the cursor right after them; the rejections' is the store's sequence number.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry
 from hub.records import offer_fields_to_json
 from hub.store.port import SequencedRejection
@@ -20,11 +22,11 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def change_json(entry: FeedEntry) -> dict[str, object]:
-    """One feed entry, as `hub.api.models.FeedChange`."""
+def change_json(entry: FeedEntry, cursor: FeedCursor) -> dict[str, object]:
+    """One feed entry, as `hub.api.models.FeedChange`, with the cursor it comes with."""
     change = entry.change
     body: dict[str, object] = {
-        "cursor": str(entry.seq),
+        "cursor": str(cursor),
         "diffuser_id": change.diffuser_id,
         "offer_id": change.offer_id,
         "version": change.version,
@@ -40,13 +42,17 @@ def change_json(entry: FeedEntry) -> dict[str, object]:
 
 
 def changes_json(
-    diffuser_id: str, entries: list[FeedEntry], next_cursor: int, has_more: bool
+    diffuser_id: str, entries: list[FeedEntry], after: FeedCursor, has_more: bool
 ) -> dict[str, object]:
-    """A page of a feed, as `hub.api.models.ChangesPage`."""
+    """A page of a feed read from `after`, as `hub.api.models.ChangesPage`."""
+    changes: list[dict[str, object]] = []
+    for entry in entries:
+        after = after.past([entry])
+        changes.append(change_json(entry, after))
     return {
         "diffuser_id": diffuser_id,
-        "changes": [change_json(entry) for entry in entries],
-        "next_cursor": str(next_cursor),
+        "changes": changes,
+        "next_cursor": str(after),
         "has_more": has_more,
     }
 

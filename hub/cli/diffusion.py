@@ -28,6 +28,7 @@ from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
 from hub.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
 from hub.feeds import FeedError, SqlFeedStore
+from hub.feeds.cursor import START
 from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.resync import ResyncError, resync
@@ -62,7 +63,7 @@ def export(
     feeds = SqlFeedStore(settings().database_url)
     try:
         feeds.migrate()
-        if feeds.head(diffuser) == 0:
+        if feeds.head(diffuser) == START:
             fail(
                 f"the feed of diffuser {diffuser!r} has no entry, so there is nothing to export: "
                 "check the id (`sitn registry show` lists the diffusers) or run the hub first "

@@ -136,7 +136,7 @@ def _diffusers(taken: HubStatus) -> None:
             str(d.head),
             last,
             state,
-            str(hook.delivered_seq),
+            str(hook.delivered),
             str(hook.backlog),
             str(hook.failures),
         )

@@ -23,6 +23,7 @@ import typer
 
 from hub.cli.console import err, fail, out, settings
 from hub.feeds import SqlFeedStore, new_key
+from hub.feeds.cursor import CursorError, FeedCursor
 from hub.registry.format import load_normandy_registry, load_registry_file
 from hub.webhooks import SqlWebhookStore, WebhookError, check_url
 
@@ -70,12 +71,12 @@ def set_webhook(
     diffuser: Annotated[str, typer.Option("--diffuser", help="The diffuser to notify.")],
     url: Annotated[str, typer.Option("--url", help="Where to POST notifications (http/https).")],
     after: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--after",
-            min=0,
-            help="Notify the feed entries after this seq (0: all). Default: the feed's head for "
-            "a new webhook, its cursor for an existing one.",
+            help="Notify the feed entries after this feed cursor (0: all; a cursor the feed API "
+            "or `sitn webhook list` gave). Default: the feed's head for a new webhook, its "
+            "cursor for an existing one.",
         ),
     ] = None,
     registry_file: Annotated[
@@ -89,13 +90,17 @@ def set_webhook(
     except WebhookError as error:
         fail(str(error), code=2)
     _check_diffuser(diffuser, registry_file)
+    try:
+        given = None if after is None else FeedCursor.parse(after)
+    except CursorError as error:
+        fail(f"--after: {error}", code=2)
     secret = new_key()
     with _stores() as (hooks, feeds):
         existing = hooks.webhook(diffuser)
-        if after is not None:
-            start = after
+        if given is not None:
+            start = given
         elif existing is not None:
-            start = existing.delivered_seq
+            start = existing.delivered
         else:
             start = feeds.head(diffuser)
         try:
@@ -105,7 +110,7 @@ def set_webhook(
     out.print(secret, markup=False)
     err.print(
         f"webhook of diffuser {diffuser!r} {'replaced' if existing else 'created'}: "
-        f"notifications after feed entry {hook.delivered_seq} go to {url}, signed with the "
+        f"notifications after feed cursor {hook.delivered} go to {url}, signed with the "
         "secret above; it is shown only now, so copy it to the receiver (running `set` again "
         "makes a new one)",
         markup=False,
@@ -124,8 +129,8 @@ def list_webhooks() -> None:
         # Plain lines, not a table: URLs and errors are long and must not be cut.
         out.print(f"{hook.diffuser_id}  {hook.state}  {hook.url}", markup=False)
         out.print(
-            f"    delivered {hook.delivered_seq} of {head} "
-            f"({max(head - hook.delivered_seq, 0)} behind); "
+            f"    delivered up to cursor {hook.delivered} of {head} "
+            f"({hook.delivered.behind(head)} behind); "
             f"{hook.failures} consecutive failure(s)",
             markup=False,
         )
@@ -151,8 +156,8 @@ def redrive(
     if hook is None:
         fail(f"diffuser {diffuser!r} has no webhook; `sitn webhook list` shows those there are")
     err.print(
-        f"webhook of diffuser {diffuser!r} is active again; the worker resumes with feed entry "
-        f"{hook.delivered_seq + 1}",
+        f"webhook of diffuser {diffuser!r} is active again; the worker resumes after feed cursor "
+        f"{hook.delivered}",
         markup=False,
     )
 

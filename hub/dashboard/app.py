@@ -40,9 +40,11 @@ from hub.dashboard.access import OperatorKey, Sessions
 from hub.dashboard.authority import Authority, describe, organisation_name, validity_text
 from hub.dashboard.fields import GroupLines, display_name, public_lines
 from hub.dashboard.registry_source import RegistryReading, RegistrySource
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry, FeedStore
 from hub.operations.status import HubStatus, StatusSources, gather_status
 from hub.store.port import RegionalStore, StoredOffer, StoredRejection, VersionEntry
+from hub.topics import OFFER_PARTITIONS
 from hub.webhooks.port import Webhook, WebhookStore
 
 SESSION_COOKIE: Final = "sitn_dashboard_session"
@@ -225,12 +227,12 @@ class DiffuserRow:
     name: str
     diffuser_class: str
     conventions: tuple[ConventionView, ...]
-    head: int
+    head: FeedCursor
     webhook: Webhook | None
 
     @property
     def backlog(self) -> int | None:
-        return None if self.webhook is None else self.head - self.webhook.delivered_seq
+        return None if self.webhook is None else self.webhook.delivered.behind(self.head)
 
     @property
     def receives(self) -> bool:
@@ -272,12 +274,17 @@ def _diffuser_rows(
     return rows
 
 
-def _feed_detail(feeds: FeedStore, diffuser_id: str, head: int) -> tuple[int, list[FeedEntry]]:
+def _feed_detail(
+    feeds: FeedStore, diffuser_id: str, head: FeedCursor
+) -> tuple[int, list[FeedEntry]]:
     # The port has no count: walk the snapshot (batched reads); fine for one diffuser at a time.
     in_feed = sum(1 for _ in feeds.snapshot(diffuser_id, upto=head))
-    start = max(0, head - RECENT_FEED_ENTRIES)
-    recent = feeds.changes(diffuser_id, after=start, limit=RECENT_FEED_ENTRIES)
-    return in_feed, list(reversed(recent))
+    # Each partition's last entries, then the latest of them in time (newest first).
+    tails = feeds.changes(
+        diffuser_id, head.back(RECENT_FEED_ENTRIES), RECENT_FEED_ENTRIES * OFFER_PARTITIONS
+    )
+    recent = sorted(tails, key=lambda e: (e.change.occurred_at, e.partition, e.seq), reverse=True)
+    return in_feed, recent[:RECENT_FEED_ENTRIES]
 
 
 # ------------------------------------------------------------------ the application

@@ -4,7 +4,8 @@
 suite: `InMemoryFeedStore` (plain dicts, for tests) and `SqlFeedStore` (SQLAlchemy Core on the
 regional store's database, same migrations). Each append stores its entries and the consumed
 Kafka positions in one transaction, is idempotent under redelivery, and never moves an offer
-backwards in a feed; each entry gets a per-diffuser sequence number, the feed's cursor. Keys are
+backwards in a feed; each entry gets a sequence number per (diffuser, offer partition), and a
+reader's cursor (`cursor.FeedCursor`) holds one per partition. Keys are
 kept as hashes only (`keys`). All methods are synchronous: async code calls them in a thread.
 """
 

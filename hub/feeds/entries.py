@@ -6,10 +6,12 @@ store gives it back (view read back from that text, time in UTC), so all impleme
 equal values. `admit` is the ordering rule of `hub.feeds.port`: per (diffuser, offer), entries
 move forward in (version, occurred_at) and an entry already stored is dropped. Both stores call
 these, so they cannot disagree on what an append does; they differ only in how they write it.
+`interleave` is the order `changes` gives a feed's partitions in, the same in every store.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind
 from hub.feeds.keys import is_key_hash
-from hub.feeds.port import OWNER_KINDS, FeedError, OwnerKind
+from hub.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
 from hub.records import RecordError, offer_fields_from_json, offer_fields_to_json
 from hub.store.projection import canonical_json
 
@@ -138,3 +140,11 @@ def check_key(owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
             f"the key given for {owner_kind} {owner_id!r} is not a sha256 hex digest; store "
             "hub.feeds.keys.hash_key(key), never the key itself"
         )
+
+
+def interleave(partitions: Sequence[Sequence[FeedEntry]], limit: int) -> list[FeedEntry]:
+    """The first `limit` entries of the partitions' runs (each in `seq` order) merged by event
+    time, a tie going to the lower partition: each partition's order is kept (a cursor holds one
+    position per partition), and a reader from the start sees the feed roughly as it happened."""
+    merged = heapq.merge(*partitions, key=lambda entry: entry.change.occurred_at)
+    return [entry for _, entry in zip(range(max(limit, 0)), merged, strict=False)]

@@ -13,10 +13,20 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind
-from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key, restored
+from hub.feeds.cursor import START, FeedCursor
+from hub.feeds.entries import (
+    FeedHead,
+    FeedOfferKey,
+    admit,
+    check_entries,
+    check_key,
+    interleave,
+    restored,
+)
 from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
 from hub.store.port import StoreError
 from hub.store.projection import check_positions, forward_positions
+from hub.topics import OFFER_PARTITIONS, offer_partition
 
 
 class InMemoryFeedStore:
@@ -24,7 +34,8 @@ class InMemoryFeedStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._feeds: dict[str, list[FeedEntry]] = {}  # entry `seq` is its index + 1
+        self._feeds: dict[str, list[FeedEntry]] = {}  # in the order stored
+        self._numbers: dict[tuple[str, int], int] = {}  # (diffuser, partition) -> last seq
         self._last: dict[FeedOfferKey, FeedEntry] = {}
         self._heads: dict[FeedOfferKey, FeedHead] = {}
         self._positions: dict[tuple[str, int], int] = {}
@@ -63,10 +74,12 @@ class InMemoryFeedStore:
                     )
             taken, moved = admit(checked, self._heads)
             for entry in taken:
-                feed = self._feeds.setdefault(entry.change.diffuser_id, [])
-                feed.append(FeedEntry(len(feed) + 1, restored(entry)))
-                self._last[entry.key] = feed[-1]
-                stored.append(FeedEntry(feed[-1].seq, entry.change))
+                diffuser_id = entry.change.diffuser_id
+                numbered = (diffuser_id, offer_partition(entry.change.offer_id))
+                seq = self._numbers[numbered] = self._numbers.get(numbered, 0) + 1
+                self._feeds.setdefault(diffuser_id, []).append(FeedEntry(seq, restored(entry)))
+                self._last[entry.key] = self._feeds[diffuser_id][-1]
+                stored.append(FeedEntry(seq, entry.change))
             self._heads.update(moved)
             self._positions.update(forward_positions(self._positions, positions))
         return stored
@@ -89,14 +102,24 @@ class InMemoryFeedStore:
             row = self._timeline.get(offer_id)
         return None if row is None else row.change
 
-    def head(self, diffuser_id: str) -> int:
+    def head(self, diffuser_id: str) -> FeedCursor:
         with self._lock:
-            return len(self._feeds.get(diffuser_id, ()))
+            return self._head(diffuser_id)
 
-    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
-        start = max(after, 0)
+    def _head(self, diffuser_id: str) -> FeedCursor:
+        return FeedCursor(
+            tuple(self._numbers.get((diffuser_id, p), 0) for p in range(OFFER_PARTITIONS))
+        )
+
+    def changes(
+        self, diffuser_id: str, after: FeedCursor = START, limit: int = 100
+    ) -> list[FeedEntry]:
+        runs: list[list[FeedEntry]] = [[] for _ in range(OFFER_PARTITIONS)]
         with self._lock:
-            return self._feeds.get(diffuser_id, [])[start : start + max(limit, 0)]
+            for entry in self._feeds.get(diffuser_id, []):  # each partition's in `seq` order
+                if not after.covers(entry.partition, entry.seq):
+                    runs[entry.partition].append(entry)
+        return interleave(runs, limit)
 
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
         with self._lock:
@@ -128,17 +151,17 @@ class InMemoryFeedStore:
                         found[(diffuser_id, offer_id)] = entry
         return found
 
-    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+    def snapshot(self, diffuser_id: str, upto: FeedCursor | None = None) -> Iterator[FeedEntry]:
         with self._lock:
-            limit = len(self._feeds.get(diffuser_id, ())) if upto is None else upto
+            limit = self._head(diffuser_id) if upto is None else upto
             chosen = [
                 entry
                 for (diffuser, _), entry in self._last.items()
                 if diffuser == diffuser_id
                 and entry.change.kind is DiffusionKind.UPSERT
-                and entry.seq <= limit
+                and limit.covers(entry.partition, entry.seq)
             ]
-        yield from sorted(chosen, key=lambda entry: entry.seq)
+        yield from sorted(chosen, key=lambda entry: (entry.partition, entry.seq))
 
     def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
         check_key(owner_kind, owner_id, key_hash)

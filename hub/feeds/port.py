@@ -14,9 +14,12 @@ Guarantees every implementation keeps:
   than that of the offer's last entry in the same feed, or if an entry with the same
   (diffuser, offer, version, kind, occurred_at) is already stored. Time-driven entries (media rights
   ended, an operator's resync) keep the regional version but carry a later time, so they pass.
-- **A cursor per feed.** Each stored entry gets its diffuser's next sequence number `seq`
-  (1, 2, 3, ... with no gap), in commit order: a reader that resumes after the last `seq` it saw
-  misses nothing and sees nothing twice. `seq` is what the HTTP API hands out as the cursor.
+- **A cursor per feed, over its partitions** (`hub.feeds.cursor`). Each stored entry gets the
+  next sequence number `seq` of its (diffuser, offer partition) (1, 2, 3, ... with no gap since
+  migration 0005), in commit order; appends for different partitions neither lock each other out
+  nor wait on each other. A reader's `FeedCursor` holds the last `seq` it has per partition, so
+  resuming from it misses nothing, even an entry another writer commits late, and gives nothing
+  twice. Its text is the cursor the HTTP API hands out.
 - **Privacy.** An entry whose view carries the private group is refused (`FeedError`).
 - **API keys are never stored in clear**: only their hash (`hub.feeds.keys.hash_key`); `set_key`
   refuses anything that is not one.
@@ -33,6 +36,8 @@ from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
 from hub.core.diffusion import DiffusionChange
+from hub.feeds.cursor import START, FeedCursor
+from hub.topics import offer_partition
 
 # (topic, partition) -> the offset of the next record to consume there (Kafka's commit convention).
 Positions = Mapping[tuple[str, int], int]
@@ -65,10 +70,15 @@ class TimelineRow:
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One stored entry of a diffuser's feed, with its place in that feed (the cursor)."""
+    """One stored entry of a diffuser's feed, with its place in that feed."""
 
-    seq: int  # 1, 2, 3, ... per diffuser, in the order the entries were stored
+    seq: int  # 1, 2, 3, ... per (diffuser, partition), in the order the entries were stored
     change: DiffusionChange
+
+    @property
+    def partition(self) -> int:
+        """The offer's partition: an offer's entries are numbered on it."""
+        return offer_partition(self.change.offer_id)
 
 
 class KeyOwner(NamedTuple):
@@ -110,12 +120,15 @@ class FeedStore(Protocol):
         """Every consumed position of the diffusion processor: (topic, partition) -> next offset."""
         ...
 
-    def head(self, diffuser_id: str) -> int:
-        """The `seq` of the diffuser's last entry (0 for an empty feed)."""
+    def head(self, diffuser_id: str) -> FeedCursor:
+        """The cursor after the diffuser's last entries (`START` for an empty feed)."""
         ...
 
-    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
-        """The diffuser's entries with `seq` > `after`, oldest first, at most `limit` of them."""
+    def changes(
+        self, diffuser_id: str, after: FeedCursor = START, limit: int = 100
+    ) -> list[FeedEntry]:
+        """The diffuser's entries past `after`, at most `limit` of them: each partition's in
+        `seq` order, the partitions merged by event time (`hub.feeds.entries.interleave`)."""
         ...
 
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
@@ -125,7 +138,8 @@ class FeedStore(Protocol):
     def last_seqs(
         self, diffuser_ids: Sequence[str], offer_ids: Sequence[str]
     ) -> dict[tuple[str, str], int]:
-        """The `seq` of each offer's last entry (upsert or removal) in each diffuser's feed.
+        """The `seq` of each offer's last entry (upsert or removal) in each diffuser's feed (on the
+        offer's partition, which never changes).
 
         Keyed by (diffuser, offer); absent if the offer never was in that feed. A reader holding
         an entry it read earlier knows from it whether that entry is still the last one.
@@ -142,13 +156,14 @@ class FeedStore(Protocol):
         """
         ...
 
-    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
-        """The offers currently in the diffuser's feed: their last entries, upserts, by `seq`.
+    def snapshot(self, diffuser_id: str, upto: FeedCursor | None = None) -> Iterator[FeedEntry]:
+        """The offers currently in the diffuser's feed: their last entries, upserts, by partition
+        then `seq`.
 
         Read lazily in batches (one short read per batch, nothing held between them). Only entries
-        with `seq` <= `upto` (default: the head when the first batch is read) are given, so that
-        the snapshot followed by `changes(after=upto)` is the whole feed: an offer that changes
-        while the snapshot streams shows up in the changes.
+        `upto` covers (default: the head when the first batch is read) are given, so that the
+        snapshot followed by `changes(after=upto)` is the whole feed: an offer that changes while
+        the snapshot streams shows up in the changes.
         """
         ...
 

@@ -1,18 +1,23 @@
 """`SqlFeedStore`: the diffusers' feeds and the API keys on SQLAlchemy 2 Core (SQLite, PostgreSQL).
 
 Same database and migrations as the regional store (`hub.store.sql`): the tables are
-`feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_positions`,
+`feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_heads` (each feed's last
+number per partition), `feed_positions`,
 `diffusion_timeline` (the diffusion stage's per-offer state) and `api_keys` in
 `hub.store.schema`. It keeps every promise of `hub.feeds.port`:
 
 - `append` runs in one transaction that writes the positions, the timeline rows, the entries and
   the offers' last entries, with one SELECT for where the batch's offers stand and executemany
   writes per table.
-- Sequence numbers are max(seq) + 1 per diffuser, so writers must take turns: on SQLite
-  `BEGIN IMMEDIATE` does it; on PostgreSQL the append locks `feed_entries` in SHARE ROW EXCLUSIVE
-  mode (readers go on, other writers wait), so entries become visible in `seq` order and a reader
-  never skips a number that commits later.
-- `snapshot` reads in keyset batches (`seq` > the last one given), one short read per batch, and
+- Sequence numbers go on from `feed_heads`, one row per (diffuser, offer partition). An append
+  first locks the rows of the partitions its entries are on (PostgreSQL: `SELECT ... FOR UPDATE`,
+  in key order), so two writers of one partition take turns and number in commit order, while
+  writers of other partitions neither lock the table nor wait; a reader's per-partition cursor
+  (`hub.feeds.cursor`) therefore never skips an entry that commits late. On SQLite, which has one
+  writer at a time, `BEGIN IMMEDIATE` orders the appends.
+- `changes` reads each partition from its cursor (one indexed range each) and interleaves them;
+  `snapshot` reads in keyset batches ((partition, seq) past the last one given), one short read
+  per batch, and
   holds no connection while the caller consumes a batch (the HTTP API streams it to a client).
 
 Every method is synchronous and blocks on the database: async callers use a worker thread.
@@ -21,16 +26,25 @@ Every method is synchronous and blocks on the database: async callers use a work
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
-from hub.feeds.entries import FeedHead, FeedOfferKey, admit, check_entries, check_key
+from hub.feeds.cursor import START, FeedCursor
+from hub.feeds.entries import (
+    FeedHead,
+    FeedOfferKey,
+    admit,
+    check_entries,
+    check_key,
+    interleave,
+)
 from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
 from hub.records import offer_fields_from_json
 from hub.store.port import StoreError
@@ -40,10 +54,12 @@ from hub.store.schema import (
     api_keys,
     diffusion_timeline,
     feed_entries,
+    feed_heads,
     feed_offers,
     feed_positions,
 )
 from hub.store.sql import create_store_engine, upgrade
+from hub.topics import OFFER_PARTITIONS, offer_partition
 
 # Bound parameters per IN list: far below SQLite's (32766) and PostgreSQL's (65535) limits.
 _CHUNK: Final = 500
@@ -83,6 +99,13 @@ def _entry_of(row: Any, views: dict[str, OfferFields] | None = None) -> FeedEntr
             occurred_at=row.occurred_at,
         ),
     )
+
+
+def _cursor(heads: Iterable[tuple[int, int]]) -> FeedCursor:
+    seqs = [0] * OFFER_PARTITIONS
+    for partition, seq in heads:
+        seqs[partition] = int(seq)
+    return FeedCursor(tuple(seqs))
 
 
 class SqlFeedStore:
@@ -127,9 +150,14 @@ class SqlFeedStore:
         except StoreError as error:
             raise FeedError(str(error)) from None
         checked = check_entries(entries)
+        partition_of = {o: offer_partition(o) for o in sorted({e.change.offer_id for e in checked})}
         with self._write() as conn:
-            if self._postgres:
-                conn.exec_driver_sql("LOCK TABLE feed_entries IN SHARE ROW EXCLUSIVE MODE")
+            # The numbers first: the lock on them orders this append after any other writer of
+            # the same partitions, before it reads where the offers stand.
+            numbers = self._lock_numbers(
+                conn,
+                sorted({(e.change.diffuser_id, partition_of[e.change.offer_id]) for e in checked}),
+            )
             self._save_positions(conn, positions)
             self._write_timeline(conn, timeline)
             heads = self._heads(conn, sorted({entry.key for entry in checked}))
@@ -137,18 +165,20 @@ class SqlFeedStore:
             taken, _ = admit(checked, heads)
             if not taken:
                 return []
-            next_seq = self._next_seqs(conn, sorted({e.change.diffuser_id for e in taken}))
+            last_seq = dict(numbers)
             rows: list[dict[str, object]] = []
             stored: list[FeedEntry] = []
             last: dict[FeedOfferKey, dict[str, object]] = {}
             for entry in taken:
                 change = entry.change
-                seq = next_seq[change.diffuser_id]
-                next_seq[change.diffuser_id] = seq + 1
+                partition = partition_of[change.offer_id]
+                seq = last_seq[(change.diffuser_id, partition)] + 1
+                last_seq[(change.diffuser_id, partition)] = seq
                 stored.append(FeedEntry(seq, change))
                 rows.append(
                     {
                         "diffuser_id": change.diffuser_id,
+                        "partition": partition,
                         "seq": seq,
                         "offer_id": change.offer_id,
                         "version": change.version,
@@ -162,6 +192,7 @@ class SqlFeedStore:
                 last[entry.key] = {
                     "b_diffuser_id": change.diffuser_id,
                     "b_offer_id": change.offer_id,
+                    "b_partition": partition,
                     "b_seq": seq,
                     "b_version": change.version,
                     "b_occurred_at": change.occurred_at,
@@ -169,6 +200,18 @@ class SqlFeedStore:
                 }
             conn.execute(insert(feed_entries), rows)
             self._write_last(conn, last, present=heads.keys())
+            moved = [
+                {"b_diffuser_id": d, "b_partition": p, "seq": seq}
+                for (d, p), seq in last_seq.items()
+                if seq != numbers[(d, p)]
+            ]
+            conn.execute(
+                update(feed_heads)
+                .where(feed_heads.c.diffuser_id == bindparam("b_diffuser_id"))
+                .where(feed_heads.c.partition == bindparam("b_partition"))
+                .values(seq=bindparam("seq")),
+                moved,
+            )
         return stored
 
     def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
@@ -221,24 +264,31 @@ class SqlFeedStore:
         with self._engine.connect() as conn:
             return self._read_positions(conn)
 
-    def head(self, diffuser_id: str) -> int:
-        query = select(func.max(feed_entries.c.seq)).where(
-            feed_entries.c.diffuser_id == diffuser_id
+    def head(self, diffuser_id: str) -> FeedCursor:
+        query = select(feed_heads.c.partition, feed_heads.c.seq).where(
+            feed_heads.c.diffuser_id == diffuser_id
         )
         with self._engine.connect() as conn:
-            last = conn.execute(query).scalar_one()
-        return int(last or 0)
+            return _cursor((row.partition, row.seq) for row in conn.execute(query))
 
-    def changes(self, diffuser_id: str, after: int = 0, limit: int = 100) -> list[FeedEntry]:
-        query = (
-            select(feed_entries)
-            .where(feed_entries.c.diffuser_id == diffuser_id)
-            .where(feed_entries.c.seq > after)
-            .order_by(feed_entries.c.seq)
-            .limit(max(limit, 0))
-        )
+    def changes(
+        self, diffuser_id: str, after: FeedCursor = START, limit: int = 100
+    ) -> list[FeedEntry]:
+        wanted = max(limit, 0)
+        runs: list[list[FeedEntry]] = []
+        views: dict[str, OfferFields] = {}
         with self._engine.connect() as conn:
-            return [_entry_of(row) for row in conn.execute(query)]
+            for partition in range(OFFER_PARTITIONS):
+                query = (
+                    select(feed_entries)
+                    .where(feed_entries.c.diffuser_id == diffuser_id)
+                    .where(feed_entries.c.partition == partition)
+                    .where(feed_entries.c.seq > after.of(partition))
+                    .order_by(feed_entries.c.seq)
+                    .limit(wanted)
+                )
+                runs.append([_entry_of(row, views) for row in conn.execute(query)])
+        return interleave(runs, wanted)
 
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
         query = (
@@ -247,6 +297,7 @@ class SqlFeedStore:
                 feed_offers,
                 and_(
                     feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                    feed_offers.c.partition == feed_entries.c.partition,
                     feed_offers.c.seq == feed_entries.c.seq,
                 ),
             )
@@ -295,6 +346,7 @@ class SqlFeedStore:
                         feed_offers,
                         and_(
                             feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                            feed_offers.c.partition == feed_entries.c.partition,
                             feed_offers.c.seq == feed_entries.c.seq,
                         ),
                     )
@@ -306,32 +358,35 @@ class SqlFeedStore:
                     found[(row.diffuser_id, row.offer_id)] = _entry_of(row, views)
         return found
 
-    def snapshot(self, diffuser_id: str, upto: int | None = None) -> Iterator[FeedEntry]:
+    def snapshot(self, diffuser_id: str, upto: FeedCursor | None = None) -> Iterator[FeedEntry]:
         limit = self.head(diffuser_id) if upto is None else upto
-        after = 0
-        while True:
-            query = (
-                select(feed_entries)
-                .join(
-                    feed_offers,
-                    and_(
-                        feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
-                        feed_offers.c.seq == feed_entries.c.seq,
-                    ),
+        for partition in range(OFFER_PARTITIONS):
+            after = 0
+            while True:
+                query = (
+                    select(feed_entries)
+                    .join(
+                        feed_offers,
+                        and_(
+                            feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+                            feed_offers.c.partition == feed_entries.c.partition,
+                            feed_offers.c.seq == feed_entries.c.seq,
+                        ),
+                    )
+                    .where(feed_offers.c.diffuser_id == diffuser_id)
+                    .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
+                    .where(feed_offers.c.partition == partition)
+                    .where(feed_offers.c.seq > after)
+                    .where(feed_offers.c.seq <= limit.of(partition))
+                    .order_by(feed_offers.c.seq)
+                    .limit(SNAPSHOT_BATCH)
                 )
-                .where(feed_offers.c.diffuser_id == diffuser_id)
-                .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
-                .where(feed_offers.c.seq > after)
-                .where(feed_offers.c.seq <= limit)
-                .order_by(feed_offers.c.seq)
-                .limit(SNAPSHOT_BATCH)
-            )
-            with self._engine.connect() as conn:
-                batch = [_entry_of(row) for row in conn.execute(query)]
-            yield from batch
-            if len(batch) < SNAPSHOT_BATCH:
-                return
-            after = batch[-1].seq
+                with self._engine.connect() as conn:
+                    batch = [_entry_of(row) for row in conn.execute(query)]
+                yield from batch
+                if len(batch) < SNAPSHOT_BATCH:
+                    break
+                after = batch[-1].seq
 
     def owner_of(self, key_hash: str) -> KeyOwner | None:
         query = select(api_keys.c.owner_kind, api_keys.c.owner_id).where(
@@ -392,17 +447,41 @@ class SqlFeedStore:
             for key, (version, occurred_at, kinds) in found.items()
         }
 
-    def _next_seqs(self, conn: Connection, diffuser_ids: Sequence[str]) -> dict[str, int]:
-        next_seq = dict.fromkeys(diffuser_ids, 1)
-        for chunk in _chunks(diffuser_ids):
+    def _lock_numbers(
+        self, conn: Connection, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """The last `seq` of each (diffuser, partition) of `keys`, their rows locked until the
+        transaction ends (created at 0 when missing)."""
+        numbers: dict[tuple[str, int], int] = {}
+        if not keys:
+            return numbers
+        diffusers = sorted({d for d, _ in keys})
+        partitions = sorted({p for _, p in keys})
+        absent = {(d, p) for d in diffusers for p in partitions}
+        for chunk in _chunks(diffusers):
             query = (
-                select(feed_entries.c.diffuser_id, func.max(feed_entries.c.seq))
-                .where(feed_entries.c.diffuser_id.in_(chunk))
-                .group_by(feed_entries.c.diffuser_id)
+                select(feed_heads.c.diffuser_id, feed_heads.c.partition)
+                .where(feed_heads.c.diffuser_id.in_(chunk))
+                .where(feed_heads.c.partition.in_(partitions))
             )
-            for diffuser_id, last in conn.execute(query):
-                next_seq[diffuser_id] = int(last) + 1
-        return next_seq
+            absent.difference_update(
+                (row.diffuser_id, row.partition) for row in conn.execute(query)
+            )
+        if absent:
+            new = [{"diffuser_id": d, "partition": p, "seq": 0} for d, p in sorted(absent)]
+            dialect = postgresql if self._postgres else sqlite
+            conn.execute(dialect.insert(feed_heads).on_conflict_do_nothing(), new)
+        for chunk in _chunks(diffusers):
+            query = (
+                select(feed_heads.c.diffuser_id, feed_heads.c.partition, feed_heads.c.seq)
+                .where(feed_heads.c.diffuser_id.in_(chunk))
+                .where(feed_heads.c.partition.in_(partitions))
+                .order_by(feed_heads.c.diffuser_id, feed_heads.c.partition)
+                .with_for_update()
+            )
+            for row in conn.execute(query):
+                numbers[(row.diffuser_id, row.partition)] = int(row.seq)
+        return numbers
 
     def _write_last(
         self,
@@ -425,6 +504,7 @@ class SqlFeedStore:
                 .where(feed_offers.c.diffuser_id == bindparam("b_diffuser_id"))
                 .where(feed_offers.c.offer_id == bindparam("b_offer_id"))
                 .values(
+                    partition=bindparam("b_partition"),
                     seq=bindparam("b_seq"),
                     version=bindparam("b_version"),
                     occurred_at=bindparam("b_occurred_at"),

@@ -40,7 +40,8 @@ METRICS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "sitn_dead_letters": ("Records on sitn.deadletter.", ()),
     "sitn_dead_letters_redriven": ("Dead letters redriven to their origin topic.", ()),
     "sitn_feed_head": (
-        "The seq of the last entry of each diffuser's feed (0: empty).",
+        "The sum over partitions of the last entry numbers of each diffuser's feed: grows by one "
+        "per entry (0: empty).",
         ("diffuser",),
     ),
     "sitn_feed_last_version": ("The regional version of the feed's last entry.", ("diffuser",)),
@@ -97,7 +98,7 @@ class StatusCollector(Collector):
             families["sitn_dead_letters_redriven"].add_metric([], status.dead_letters.redriven)
         for diffuser in status.diffusers:
             label = [diffuser.diffuser_id]
-            families["sitn_feed_head"].add_metric(label, diffuser.head)
+            families["sitn_feed_head"].add_metric(label, diffuser.head.total)
             if diffuser.last_version is not None and diffuser.last_occurred_at is not None:
                 families["sitn_feed_last_version"].add_metric(label, diffuser.last_version)
                 families["sitn_feed_last_entry_timestamp_seconds"].add_metric(

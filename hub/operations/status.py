@@ -39,6 +39,7 @@ from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
 from hub.deadletter import REDRIVES, DeadLetterError, read_redrive_marks
 from hub.diffusion_projector import DIFFUSED_TOPICS
+from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry, FeedStore
 from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
@@ -48,7 +49,7 @@ from hub.stages.groups import DIFFUSION_GROUP, STORE_GROUP
 from hub.store.port import CountKey, RegionalStore
 from hub.store.sql import SqlStore
 from hub.store_projector import PROJECTED_TOPICS
-from hub.topics import DEADLETTER, REGIONAL_CHANGES, REGISTRY
+from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGIONAL_CHANGES, REGISTRY
 from hub.webhooks.port import Webhook, WebhookState, WebhookStore
 from hub.webhooks.sql import SqlWebhookStore
 
@@ -117,8 +118,8 @@ class WebhookDelivery:
 
     url: str
     state: WebhookState  # "active", or "parked" after too many failures
-    delivered_seq: int  # the feed seq of the last entry the receiver acknowledged
-    backlog: int  # feed entries not acknowledged yet: the feed's head - delivered_seq
+    delivered: FeedCursor  # the feed cursor past the last entry the receiver acknowledged
+    backlog: int  # feed entries not acknowledged yet: between `delivered` and the feed's head
     failures: int  # consecutive failures
     last_error: str | None
     last_attempt_at: datetime | None
@@ -129,7 +130,7 @@ class DiffuserDelivery:
     """A diffuser's feed (its last entry) and its webhook, if it has one."""
 
     diffuser_id: str
-    head: int  # the seq of the feed's last entry; 0 for an empty feed
+    head: FeedCursor  # the cursor past the feed's last entries; START for an empty feed
     last_offer_id: str | None  # the last entry's offer, version, kind and time (None if empty)
     last_version: int | None
     last_kind: DiffusionKind | None
@@ -253,7 +254,7 @@ async def gather_status(
         ),
         dead_letters=kafka.dead_letters if kafka else None,
         diffusers=tuple(
-            _delivery(diffuser_id, feeds.get(diffuser_id), local.webhooks.get(diffuser_id))
+            _delivery(diffuser_id, *feeds[diffuser_id], local.webhooks.get(diffuser_id))
             for diffuser_id in diffuser_ids
         ),
         store_counts=tuple(
@@ -305,17 +306,22 @@ def _read_stores(sources: StatusSources, since: datetime) -> _StoreView:
     )
 
 
-def _read_feeds(feeds: FeedStore, diffuser_ids: list[str]) -> dict[str, FeedEntry | None]:
-    last: dict[str, FeedEntry | None] = {}
+def _read_feeds(
+    feeds: FeedStore, diffuser_ids: list[str]
+) -> dict[str, tuple[FeedCursor, FeedEntry | None]]:
+    """Each feed's head and its latest entry (of each partition's last, the latest in time)."""
+    last: dict[str, tuple[FeedCursor, FeedEntry | None]] = {}
     for diffuser_id in diffuser_ids:
         head = feeds.head(diffuser_id)
-        entries = feeds.changes(diffuser_id, head - 1, 1) if head else []
-        last[diffuser_id] = entries[0] if entries else None
+        tails = feeds.changes(diffuser_id, head.back(1), OFFER_PARTITIONS) if head.total else []
+        latest = max(tails, key=lambda e: (e.change.occurred_at, e.partition), default=None)
+        last[diffuser_id] = (head, latest)
     return last
 
 
-def _delivery(diffuser_id: str, last: FeedEntry | None, hook: Webhook | None) -> DiffuserDelivery:
-    head = last.seq if last else 0
+def _delivery(
+    diffuser_id: str, head: FeedCursor, last: FeedEntry | None, hook: Webhook | None
+) -> DiffuserDelivery:
     return DiffuserDelivery(
         diffuser_id=diffuser_id,
         head=head,
@@ -328,8 +334,8 @@ def _delivery(diffuser_id: str, last: FeedEntry | None, hook: Webhook | None) ->
         else WebhookDelivery(
             url=hook.url,
             state=hook.state,
-            delivered_seq=hook.delivered_seq,
-            backlog=max(head - hook.delivered_seq, 0),
+            delivered=hook.delivered,
+            backlog=hook.delivered.behind(head),
             failures=hook.failures,
             last_error=hook.last_error,
             last_attempt_at=hook.last_attempt_at,

@@ -166,11 +166,13 @@ Index("ix_rejections_contributor_seq", rejections.c.contributor, rejections.c.se
 
 # ---------------------------------------------------------------- diffusion feeds (hub.feeds)
 
-# Every entry of every diffuser's feed, numbered per diffuser (1, 2, ...): `seq` is the cursor.
+# Every entry of every diffuser's feed, numbered per (diffuser, offer partition) (1, 2, ...), so
+# writers of different partitions never wait on each other (hub.feeds.cursor).
 feed_entries = Table(
     "feed_entries",
     metadata,
     Column("diffuser_id", String, nullable=False),
+    Column("partition", Integer, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("offer_id", String, nullable=False),
     Column("version", BigInteger, nullable=False),
@@ -179,7 +181,7 @@ feed_entries = Table(
     Column("offer_type", String(3), nullable=True),  # None on a removal
     Column("view_json", Text, nullable=True),  # canonical JSON of the view; None on a removal
     Column("occurred_at", UtcDateTime, nullable=False),
-    PrimaryKeyConstraint("diffuser_id", "seq"),
+    PrimaryKeyConstraint("diffuser_id", "partition", "seq"),
     CheckConstraint("seq >= 1", name="seq_positive"),
     CheckConstraint("version >= 1", name="version_positive"),
 )
@@ -197,6 +199,7 @@ feed_offers = Table(
     metadata,
     Column("diffuser_id", String, nullable=False),
     Column("offer_id", String, nullable=False),
+    Column("partition", Integer, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
@@ -204,10 +207,24 @@ feed_offers = Table(
     PrimaryKeyConstraint("diffuser_id", "offer_id"),
 )
 Index(
-    "ix_feed_offers_diffuser_kind_seq",
+    "ix_feed_offers_diffuser_kind_partition_seq",
     feed_offers.c.diffuser_id,
     feed_offers.c.kind,
+    feed_offers.c.partition,
     feed_offers.c.seq,
+)
+
+# Each (diffuser, partition)'s last `seq`: the number an append goes on from, and the row it
+# locks (on PostgreSQL) so that two writers of one partition take turns, while writers of
+# other partitions go on.
+feed_heads = Table(
+    "feed_heads",
+    metadata,
+    Column("diffuser_id", String, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("diffuser_id", "partition"),
+    CheckConstraint("seq >= 0", name="seq_not_negative"),
 )
 
 # The diffusion processor's consumed positions (its own, apart from the store projector's).
@@ -259,14 +276,13 @@ webhooks = Table(
     Column("diffuser_id", String, primary_key=True),
     Column("url", Text, nullable=False),
     Column("secret", String, nullable=False),
-    # The `seq` of the diffuser's last feed entry the receiver acknowledged (0: none yet).
-    Column("delivered_seq", BigInteger, nullable=False),
+    # The feed cursor (hub.feeds.cursor, as text) past the last entry the receiver acknowledged.
+    Column("delivered_cursor", String, nullable=False),
     Column("state", String(16), nullable=False),
     Column("failures", Integer, nullable=False),  # consecutive failed attempts
     Column("last_error", Text, nullable=True),
     Column("last_attempt_at", UtcDateTime, nullable=True),
     CheckConstraint("state IN ('active', 'parked')", name="state_known"),
-    CheckConstraint("delivered_seq >= 0", name="delivered_seq_not_negative"),
     CheckConstraint("failures >= 0", name="failures_not_negative"),
 )
 
@@ -281,6 +297,7 @@ TABLES: tuple[Table, ...] = (
     consumed_positions,
     feed_entries,
     feed_offers,
+    feed_heads,
     feed_positions,
     diffusion_timeline,
     api_keys,

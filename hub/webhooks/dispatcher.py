@@ -1,10 +1,11 @@
 """Delivers each diffuser's feed to its webhook: thin signed notifications, in order, retried.
 
 For every active webhook (`hub.webhooks.port`), one asyncio task reads the diffuser's feed
-entries after the webhook's cursor (`FeedStore.changes`, in `seq` order) and POSTs one JSON
+entries after the webhook's cursor (`FeedStore.changes`, in the feed's order) and POSTs one JSON
 notification per entry, signed as `hub.webhooks.signing` describes:
 
-    {"diffuser": ..., "seq": ..., "offer_id": ..., "version": ..., "kind": "upsert"|"removal",
+    {"diffuser": ..., "partition": ..., "seq": ..., "offer_id": ..., "version": ...,
+     "kind": "upsert"|"removal",
      "reason": ..., "occurred_at": "...Z", "feed_url": "/v1/feeds/<diffuser>/offers/<offer>"}
 
 A notification never carries the view: the receiver fetches the offer from `feed_url` with its
@@ -13,12 +14,12 @@ notification cannot overwrite newer content.
 
 Guarantees:
 - **In order, nothing skipped.** One entry at a time per webhook; a 2xx answer moves the cursor
-  to its `seq` (in the store, before the next entry is sent). Anything else (another status, a
+  past it (in the store, before the next entry is sent). Anything else (another status, a
   redirect, a connection error, no answer within the timeout) is a failure: the *same* entry is
   sent again after an exponential backoff (`RetryPolicy`). So per-offer order follows from the
   feed's order, and a receiver sees entry n+1 only after it acknowledged entry n.
 - **At least once.** A notification whose answer was lost is sent again; `X-SITN-Delivery`
-  (diffuser:seq) is the same on every attempt, so a receiver can drop a duplicate.
+  (diffuser:partition:seq) is the same on every attempt, so a receiver can drop a duplicate.
 - **Parked, not dropped.** After `park_after` consecutive failures the webhook is parked with
   its last error; its task ends and it is skipped until `redrive` makes it active again. The
   cursor never moved, so deliveries resume with the entry that failed.
@@ -117,6 +118,7 @@ def notification(entry: FeedEntry) -> dict[str, object]:
     change = entry.change
     return {
         "diffuser": change.diffuser_id,
+        "partition": entry.partition,
         "seq": entry.seq,
         "offer_id": change.offer_id,
         "version": change.version,
@@ -211,7 +213,7 @@ class WebhookDispatcher:
             if hook is None or hook.state != "active":
                 return
             entries = await asyncio.to_thread(
-                self.feeds.changes, diffuser_id, hook.delivered_seq, self.batch
+                self.feeds.changes, diffuser_id, hook.delivered, self.batch
             )
             if not entries:
                 await _sleep_or_stop(stop, self.poll_seconds)
@@ -219,13 +221,14 @@ class WebhookDispatcher:
             for entry in entries:
                 error = await self._post(session, hook, entry)
                 if error is None:
+                    past = hook.delivered.past([entry])
                     now = await asyncio.to_thread(
-                        self.webhooks.record_delivery, diffuser_id, entry.seq, self.clock()
+                        self.webhooks.record_delivery, diffuser_id, past, self.clock()
                     )
                     self.tally.delivered += 1
                     if now is None:
                         return  # removed meanwhile
-                    if (now.state, now.delivered_seq) != ("active", entry.seq):
+                    if (now.state, now.delivered) != ("active", past):
                         break  # set or redriven meanwhile: start again from its cursor
                     hook = now  # a new URL or secret applies from the next entry
                     continue
@@ -244,12 +247,14 @@ class WebhookDispatcher:
                 self.tally.parked += 1
                 log.warning(
                     "webhook of diffuser %s parked after %d failed attempts (last: %s); fix the "
-                    "receiver, then `sitn webhook redrive --diffuser %s` resumes at entry %d",
+                    "receiver, then `sitn webhook redrive --diffuser %s` resumes at entry %d of "
+                    "partition %d",
                     diffuser_id,
                     now.failures,
                     error,
                     diffuser_id,
                     entry.seq,
+                    entry.partition,
                 )
             return
         wait = self.policy.delay(now.failures)
@@ -268,7 +273,7 @@ class WebhookDispatcher:
         """Sends one notification; None if the receiver acknowledged it, else what went wrong."""
         body = notification_body(entry)
         timestamp = int(self.clock().timestamp())
-        delivery = delivery_id(hook.diffuser_id, entry.seq)
+        delivery = delivery_id(hook.diffuser_id, entry.partition, entry.seq)
         headers = {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: str(timestamp),

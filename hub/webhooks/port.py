@@ -3,13 +3,15 @@
 A diffuser may register one webhook: a URL the hub POSTs a thin, signed notification to for
 every entry of its feed (`hub.webhooks.dispatcher`). The store keeps, per diffuser:
 - the URL (http or https, checked by `check_url`) and the signing secret;
-- the delivery cursor `delivered_seq`: the feed `seq` of the last entry the receiver acknowledged
-  with a 2xx. Deliveries resume after it, so nothing is skipped and order is kept;
+- the delivery cursor `delivered`: the feed cursor (`hub.feeds.cursor`) right after the last
+  entry the receiver acknowledged with a 2xx. Deliveries resume after it, so nothing is skipped
+  and each offer's order is kept;
 - the state, `active` or `parked`, the consecutive failures, the last error and attempt time.
 
 Guarantees every implementation keeps:
-- **The cursor only moves forward on delivery** (`record_delivery` ignores a `seq` at or below
-  it), and `redrive` never moves it: a parked webhook resumes where it stopped.
+- **The cursor only moves forward on delivery** (`record_delivery` keeps, per partition, the
+  further of the stored and the given cursor), and `redrive` never moves it: a parked webhook
+  resumes where it stopped.
 - **Parking is decided with the failure that causes it**, in one write: the failure that brings
   the count to `park_after` also parks the webhook, whatever else runs concurrently.
 - **The secret is never shown by the store's values**: `Webhook.secret` is left out of `repr`,
@@ -26,6 +28,8 @@ from datetime import datetime
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
+from hub.feeds.cursor import FeedCursor
+
 WebhookState = Literal["active", "parked"]
 WEBHOOK_STATES: tuple[WebhookState, ...] = ("active", "parked")
 
@@ -41,7 +45,7 @@ class Webhook:
     diffuser_id: str
     url: str
     secret: str = field(repr=False)  # signs notifications: never logged, shown once
-    delivered_seq: int
+    delivered: FeedCursor
     state: WebhookState
     failures: int
     last_error: str | None
@@ -72,10 +76,12 @@ def check_url(diffuser_id: str, url: str) -> None:
 class WebhookStore(Protocol):
     """The diffusers' webhooks (see the module docstring for the guarantees)."""
 
-    def set_webhook(self, diffuser_id: str, url: str, secret: str, delivered_seq: int) -> Webhook:
-        """Creates or replaces the diffuser's webhook: active, no failure, cursor `delivered_seq`.
+    def set_webhook(
+        self, diffuser_id: str, url: str, secret: str, delivered: FeedCursor
+    ) -> Webhook:
+        """Creates or replaces the diffuser's webhook: active, no failure, cursor `delivered`.
 
-        Raises `WebhookError` if the URL is not http(s), the secret is empty or the cursor < 0.
+        Raises `WebhookError` if the URL is not http(s) or the secret is empty.
         """
         ...
 
@@ -87,8 +93,11 @@ class WebhookStore(Protocol):
         """Every webhook, by diffuser id."""
         ...
 
-    def record_delivery(self, diffuser_id: str, seq: int, at: datetime) -> Webhook | None:
-        """The receiver acknowledged entry `seq`: the cursor moves up to it, failures reset to 0.
+    def record_delivery(
+        self, diffuser_id: str, delivered: FeedCursor, at: datetime
+    ) -> Webhook | None:
+        """The receiver acknowledged up to `delivered`: the cursor moves up to it (never back),
+        failures reset to 0.
 
         Returns the webhook as it now stands, or None if the diffuser has no webhook any more.
         """

@@ -5,8 +5,8 @@ Every notification the hub POSTs carries three headers:
 - `X-SITN-Timestamp`: when it was sent, in whole seconds since the Unix epoch (decimal text);
 - `X-SITN-Signature`: ``"sha256=" + hex(HMAC-SHA256(secret, f"{timestamp}.".encode() + body))``,
   the secret being the one `sitn webhook set` printed (UTF-8), the body the raw bytes received;
-- `X-SITN-Delivery`: ``f"{diffuser}:{seq}"``, the same on every retry of one feed entry, so a
-  receiver can drop a notification it has already processed.
+- `X-SITN-Delivery`: ``f"{diffuser}:{partition}:{seq}"``, the same on every retry of one feed
+  entry, so a receiver can drop a notification it has already processed.
 
 A receiver recomputes the signature over the timestamp and the raw body (before any JSON
 parsing), compares in constant time, and refuses a timestamp too far from its own clock, so a
@@ -65,6 +65,6 @@ def verify(
     return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8"))
 
 
-def delivery_id(diffuser_id: str, seq: int) -> str:
-    """The `X-SITN-Delivery` value of the diffuser's feed entry `seq`."""
-    return f"{diffuser_id}:{seq}"
+def delivery_id(diffuser_id: str, partition: int, seq: int) -> str:
+    """The `X-SITN-Delivery` value of the diffuser's feed entry `seq` of `partition`."""
+    return f"{diffuser_id}:{partition}:{seq}"

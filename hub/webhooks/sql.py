@@ -4,7 +4,8 @@ Same database and migrations as the regional store and the feeds: the `webhooks`
 `hub.store.schema`. It keeps every promise of `hub.webhooks.port`; each write is one statement
 (or a write and its read-back in one transaction), so a concurrent `redrive` or `set` and the
 dispatcher's writes never interleave halfway:
-- `record_delivery` is ``UPDATE ... WHERE delivered_seq < :seq`` (the cursor never goes back);
+- `record_delivery` reads the cursor with its row locked and writes the further of the two, per
+  partition (the cursor never goes back);
 - `record_failure` counts and parks in the same UPDATE (``failures + 1 >= :park_after``).
 
 The secret is stored as is (signing needs it); nothing here logs it.
@@ -21,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, case, delete, insert, select, update
 from sqlalchemy.engine import URL
 
+from hub.feeds.cursor import FeedCursor
 from hub.store.schema import webhooks
 from hub.store.sql import create_store_engine, upgrade
 from hub.webhooks.port import Webhook, WebhookError, check_url
@@ -35,7 +37,7 @@ def _webhook_of(row: Any) -> Webhook:
         diffuser_id=row.diffuser_id,
         url=row.url,
         secret=row.secret,
-        delivered_seq=int(row.delivered_seq),
+        delivered=FeedCursor.parse(row.delivered_cursor),
         state="parked" if row.state == "parked" else "active",
         failures=int(row.failures),
         last_error=row.last_error,
@@ -73,21 +75,18 @@ class SqlWebhookStore:
 
     # ------------------------------------------------------------ writes
 
-    def set_webhook(self, diffuser_id: str, url: str, secret: str, delivered_seq: int) -> Webhook:
+    def set_webhook(
+        self, diffuser_id: str, url: str, secret: str, delivered: FeedCursor
+    ) -> Webhook:
         if not diffuser_id:
             raise WebhookError("a webhook needs the diffuser's id")
         check_url(diffuser_id, url)
         if not secret:
             raise WebhookError(f"the webhook of diffuser {diffuser_id!r} needs a signing secret")
-        if delivered_seq < 0:
-            raise WebhookError(
-                f"the webhook of diffuser {diffuser_id!r} cannot start after feed entry "
-                f"{delivered_seq}; give 0 (from the start) or a feed seq"
-            )
         values = {
             "url": url,
             "secret": secret,
-            "delivered_seq": delivered_seq,
+            "delivered_cursor": str(delivered),
             "state": "active",
             "failures": 0,
             "last_error": None,
@@ -102,15 +101,23 @@ class SqlWebhookStore:
             query = select(webhooks).where(webhooks.c.diffuser_id == diffuser_id)
             return _webhook_of(conn.execute(query).one())
 
-    def record_delivery(self, diffuser_id: str, seq: int, at: datetime) -> Webhook | None:
+    def record_delivery(
+        self, diffuser_id: str, delivered: FeedCursor, at: datetime
+    ) -> Webhook | None:
         with self._write() as conn:
+            query = (
+                select(webhooks.c.delivered_cursor)
+                .where(webhooks.c.diffuser_id == diffuser_id)
+                .with_for_update()
+            )
+            stored = conn.execute(query).scalar_one_or_none()
+            if stored is None:
+                return None
             conn.execute(
                 update(webhooks)
                 .where(webhooks.c.diffuser_id == diffuser_id)
                 .values(
-                    delivered_seq=case(
-                        (webhooks.c.delivered_seq < seq, seq), else_=webhooks.c.delivered_seq
-                    ),
+                    delivered_cursor=str(FeedCursor.parse(stored).furthest(delivered)),
                     failures=0,
                     last_error=None,
                     last_attempt_at=at,
