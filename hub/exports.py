@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Final, Literal, get_args
 
 from hub.api import jsonld, native
-from hub.api.media import encode
+from hub.api.native import encode
 from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry, FeedStore
 

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import (
+    BoundaryPlanner,
     Excluded,
     View,
+    boundary_facts,
     fan_out,
     last_received,
     next_boundary,
@@ -48,9 +50,10 @@ from hub.core.offer import (
     PrivateBlock,
 )
 from hub.core.regional import ContributorVersion, OfferStatus, Provenance, RegionalChange
-from hub.core.registry import Diffuser, DiffusionConvention, Registry
+from hub.core.registry import Diffuser, DiffusionConvention, Registry, Validity
 from hub.registry.format import load_normandy_registry
 from tests import examples
+from tests.test_codec_properties import offer_fields
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 CANARY = "CANARI-7f3a"  # private: must never reach any diffuser
@@ -822,3 +825,47 @@ def test_no_view_ever_holds_the_private_group_or_a_language_outside_the_conventi
     assert CANARY not in repr(projected)
     assert set(languages_of(projected.fields.names)) <= allowed
     assert set(languages_of(projected.fields.descriptions)) <= allowed
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fields=offer_fields,
+    offer_type=st.sampled_from(OfferType),
+    contributors=st.lists(st.sampled_from(["cdt-calvados", "ot-deauville", "crt-normandie"])),
+    listed=st.booleans(),
+    # Hypothesis takes naive bounds; `timezones` makes every value aware.
+    after=st.datetimes(
+        datetime(2020, 1, 1),  # noqa: DTZ001
+        datetime(2030, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+)
+def test_the_planner_finds_the_boundaries_next_boundary_finds(
+    fields: OfferFields,
+    offer_type: OfferType,
+    contributors: list[str],
+    listed: bool,
+    after: datetime,
+) -> None:
+    change = replace(
+        examples.regional_change(),
+        offer_type=offer_type,
+        public=fields.public(),
+        provenance=tuple(
+            replace(examples.regional_change().provenance[0], contributor=c) for c in contributors
+        ),
+    )
+    shipped = registry()
+    # A concession naming this very offer, in force from a day of its own.
+    naming = replace(
+        shipped.concessions[0],
+        concession_id="c-named",
+        offers=(change.offer_id,),
+        validity=Validity(date(2027, 3, 9), None),
+    )
+    chosen = replace(shipped, concessions=(*shipped.concessions, naming)) if listed else shipped
+    planner = BoundaryPlanner(chosen)
+    other = replace(change, offer_id=f"{change.offer_id}-twin")  # same key, another offer
+
+    for facts in (boundary_facts(change), boundary_facts(other), boundary_facts(change)):
+        assert planner.next_boundary(facts, after) == next_boundary(facts, chosen, after)

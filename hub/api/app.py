@@ -45,7 +45,6 @@ from hub.api.media import (
     JsonLdResponse,
     JsonResponse,
     NdjsonResponse,
-    encode,
     wants_jsonld,
 )
 from hub.api.models import (
@@ -56,6 +55,7 @@ from hub.api.models import (
     FeedChange,
     RejectionsPage,
 )
+from hub.api.native import encode
 from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedStore, KeyOwner
 from hub.operations.metrics import add_metrics

@@ -7,10 +7,11 @@ JSON-LD is chosen by `?format=jsonld`, or by an `Accept` header that prefers
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final, Literal
 
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from hub.api.native import encode
 
 JSON: Final = "application/json"
 JSON_LD: Final = "application/ld+json"
@@ -19,11 +20,6 @@ NDJSON: Final = "application/x-ndjson"
 Format = Literal["json", "jsonld"]
 
 _JSON_RANGES: Final = frozenset({JSON, "application/*", "*/*"})
-
-
-def encode(body: object) -> bytes:
-    """Compact UTF-8 JSON (every value here is finite: the records refuse NaN and infinities)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 class JsonResponse(JSONResponse):

@@ -9,12 +9,18 @@ carry the cursor right after them; the rejections' is the store's sequence numbe
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from hub.feeds.cursor import FeedCursor
 from hub.feeds.port import FeedEntry
 from hub.records import offer_fields_to_json
 from hub.store.port import SequencedRejection
+
+
+def encode(body: object) -> bytes:
+    """Compact UTF-8 JSON (every value here is finite: the records refuse NaN and infinities)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def iso_utc(moment: datetime) -> str:

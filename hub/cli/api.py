@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from hub.api import create_app
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
-from hub.dashboard import OperatorKeyError, local_dashboard
-from hub.dashboard.serving import how_to_open
 from hub.feeds import FeedError, OwnerKind, SqlFeedStore, hash_key, new_key
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry, load_registry_file
@@ -42,6 +38,13 @@ def serve(
     Also serves the operators' dashboard at /dashboard/ (key: SITN_OPERATOR_KEY, else the file
     SITN_HOME/operator-key) and Prometheus metrics at /metrics.
     """
+    # The web stack is imported here, not with the CLI: every other command starts without it.
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.dashboard import OperatorKeyError, local_dashboard
+    from hub.dashboard.serving import how_to_open
+
     config = settings()
     store = SqlStore(config.database_url)
     feeds = SqlFeedStore(config.database_url)

@@ -18,15 +18,11 @@ from collections import Counter
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.markup import escape
 from rich.table import Table
 
-from hub.api import create_app
 from hub.cli.console import err, fail, out, settings
 from hub.cli.worker import configure_logging
-from hub.dashboard import OperatorKeyError, load_operator_key, local_dashboard
-from hub.dashboard.serving import how_to_open
 from hub.demo_run import DemoPlan, prepare, run_demo
 from hub.feeds import SqlFeedStore, hash_key, new_key
 from hub.operations.status import StatusSources
@@ -65,6 +61,8 @@ def run(
     logging.getLogger("sitn.worker").setLevel(logging.WARNING)
     plan = DemoPlan(offers, changes, seed, invalid_ratio)
     if serve:
+        from hub.dashboard import OperatorKeyError, load_operator_key  # the web stack, if served
+
         try:
             load_operator_key(config)  # a bad SITN_OPERATOR_KEY stops here, not after the demo
         except OperatorKeyError as error:
@@ -137,6 +135,13 @@ def demo_key(config: Settings, feeds: SqlFeedStore) -> str:
 
 async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> asyncio.Task[None]:
     """Start the feed API on 127.0.0.1:`port` until `stop`; print a working curl."""
+    # The web stack is imported here, not with the CLI: a demo without --serve runs without it.
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.dashboard import OperatorKeyError, local_dashboard
+    from hub.dashboard.serving import how_to_open
+
     store = SqlStore(config.database_url)
     feeds = SqlFeedStore(config.database_url)
     hooks = SqlWebhookStore(config.database_url)

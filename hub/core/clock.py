@@ -48,8 +48,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from hub.core.diffusion_rules import (
     BoundaryFacts,
+    BoundaryPlanner,
     boundary_facts,
-    next_boundary,
     possible_concessions,
 )
 from hub.core.regional import RegionalChange
@@ -214,7 +214,7 @@ class TickSchedule:
         self._next: dict[str, datetime] = {}  # the next boundary (absent: none)
         self._queue: list[tuple[datetime, str]] = []  # (boundary, offer); stale entries skipped
         self._stale: dict[str, None] = {}  # offers whose next boundary must be computed again
-        self._registry: Registry | None = None
+        self._planner: BoundaryPlanner | None = None  # of the registry the boundaries are of
 
     def observe_change(self, change: RegionalChange | BoundaryFacts) -> None:
         """Takes note of a change (or only of what its boundaries depend on: the same)."""
@@ -262,31 +262,32 @@ class TickSchedule:
 
         Each is taken in (as `observe_tick`), so asking again at the same `now` gives none.
         """
-        self._refresh(registry)
+        planner = self._refresh(registry)
         now = _utc(now)
         ticks: list[Tick] = []
         while self._queue and self._queue[0][0] <= now:
             at, offer_id = heapq.heappop(self._queue)
             if self._next.get(offer_id) != at:
                 continue  # superseded by a newer change, tick or registry
-            tick = self._latest_passed(self._changes[offer_id], registry, at, now)
+            tick = self._latest_passed(self._changes[offer_id], planner, at, now)
             ticks.append(tick)
             self.observe_tick(tick)
             self._refresh(registry)
         return ticks
 
-    def _refresh(self, registry: Registry) -> None:
-        if registry is not self._registry:
-            self._registry = registry
+    def _refresh(self, registry: Registry) -> BoundaryPlanner:
+        if self._planner is None or registry is not self._planner.registry:
+            self._planner = BoundaryPlanner(registry)
             self._queue = []
             self._next = {}
             self._stale = dict.fromkeys(sorted(self._changes))
+        planner = self._planner
         for offer_id in self._stale:
             cursor = self.cursor(offer_id)
             boundary = (
                 None
                 if cursor is None
-                else next_boundary(self._changes[offer_id], registry, after=cursor)
+                else planner.next_boundary(self._changes[offer_id], after=cursor)
             )
             if boundary is None:
                 self._next.pop(offer_id, None)
@@ -298,17 +299,18 @@ class TickSchedule:
             # Superseded entries wait in the heap until their time: drop them before they pile up.
             self._queue = [(at, offer_id) for offer_id, at in self._next.items()]
             heapq.heapify(self._queue)
+        return planner
 
     @staticmethod
     def _latest_passed(
-        change: BoundaryFacts, registry: Registry, first: datetime, now: datetime
+        change: BoundaryFacts, planner: BoundaryPlanner, first: datetime, now: datetime
     ) -> Tick:
         at, passed = first, 1
-        while (following := next_boundary(change, registry, after=at)) is not None and (
+        while (following := planner.next_boundary(change, after=at)) is not None and (
             following <= now
         ):
             at, passed = following, passed + 1
-        reason = describe_boundary(change, registry, at)
+        reason = describe_boundary(change, planner.registry, at)
         if passed > 1:
             reason = (
                 f"{reason} (the latest of {passed} boundaries passed since {first.isoformat()})"

@@ -295,19 +295,57 @@ def next_boundary(
     back. A returned boundary may turn out to change nothing (then `route` emits nothing).
     """
     facts = boundary_facts(change)
+    return _next_of(facts, after, _registry_edges(facts, registry))
+
+
+class BoundaryPlanner:
+    """`next_boundary` for many offers under one registry, giving the same instants.
+
+    The conventions' and concessions' edges that may apply to an offer depend only on its type,
+    department and contributors (and on its id, for a concession that lists offers), which many
+    offers share: they are worked out once per such combination, not once per offer.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._listed = frozenset(o for c in registry.concessions for o in c.offers)
+        self._edges: dict[tuple[object, ...], tuple[datetime, ...]] = {}
+
+    def next_boundary(self, facts: BoundaryFacts, after: datetime) -> datetime | None:
+        key = (
+            facts.offer_type,
+            facts.department,
+            facts.contributors,
+            facts.offer_id if facts.offer_id in self._listed else None,
+        )
+        edges = self._edges.get(key)
+        if edges is None:
+            edges = self._edges[key] = _registry_edges(facts, self.registry)
+        return _next_of(facts, after, edges)
+
+
+def _registry_edges(facts: BoundaryFacts, registry: Registry) -> tuple[datetime, ...]:
+    """The bounds of the conventions covering the offer and of the concessions that may."""
+    edges: list[datetime] = []
+    for convention in registry.diffusion_conventions:
+        if _covers(convention, facts.offer_type, facts.department):
+            edges.extend(_edges(convention.validity))
+    for concession in possible_concessions(facts, registry):
+        edges.extend(_edges(concession.validity))
+    return tuple(edges)
+
+
+def _next_of(
+    facts: BoundaryFacts, after: datetime, registry_edges: tuple[datetime, ...]
+) -> datetime | None:
     if not facts.live:
         return None
     start = _utc(after)
     last = facts.last_event_day
     event_end = _day_after(last) if last is not None else None
-    candidates: list[datetime] = []
+    candidates: list[datetime] = list(registry_edges)
     for media in facts.media:
         candidates.extend(_edges(Validity(media.rights_start, media.rights_end)))
-    for convention in registry.diffusion_conventions:
-        if _covers(convention, facts.offer_type, facts.department):
-            candidates.extend(_edges(convention.validity))
-    for concession in possible_concessions(facts, registry):
-        candidates.extend(_edges(concession.validity))
     if event_end is not None:
         candidates.append(event_end)
     future = (
