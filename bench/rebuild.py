@@ -17,7 +17,7 @@ Then, in one run, on that topic:
 2. (b) `hub.replay.rebuild.rebuild` into a fresh SQLite file opened as `sitn replay rebuild` opens
    it (`hub.replay.target.open_target`);
 3. (c) the same into a fresh PostgreSQL database: `--postgres URL` (an empty database), else a
-   throw-away server started as the tests start theirs (`tests.postgres_server`: fsync off);
+   throw-away server started as the tests start theirs (`tests.support.postgres_server`: fsync off);
 4. (a) again, to show how much the raw rate moves within the run.
 Each rebuild is timed from its call to its return (the final digest is timed apart); the two
 rebuilt stores must have the same digest. Prints only; asserts nothing about time.
@@ -68,7 +68,7 @@ from producers.demo import (
     generate_changes,
     generate_offers,
 )
-from tests.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 SEND_CHUNK = 2_000  # records sent before their delivery is awaited
 SHARE_NUMBERING = 20_000  # offer numbers of share k start at k * 20,000 (ids have 5 digits)

@@ -1,6 +1,6 @@
 """How fast the model <-> record conversion (`hub.records`) and the Avro codec (`hub.codec`) run.
 
-Two records, both from `tests.examples`: the rich contribution (every field group set, six
+Two records, both from `tests.support.examples`: the rich contribution (every field group set, six
 languages, a private block) and a `RegionalChange` of the same offer. For each it prints
 records/s of the whole write path (model to Avro shape, then the single-object message: what the
 publisher and the collection processor do) and of the whole read path (message to Avro shape, then
@@ -32,7 +32,7 @@ from hub.records import (
     to_avro_record,
 )
 from hub.wire import decode_regional_change, encode_regional_change
-from tests import examples
+from tests.support import examples
 
 
 @dataclass(frozen=True)

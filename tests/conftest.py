@@ -9,7 +9,7 @@ Tests never talk to a mock broker.
 
 PostgreSQL (`postgres_url`), in this order:
 1. `SITN_TEST_POSTGRES_URL` if set: a database someone provides (the tests may empty its tables);
-2. a throw-away server from Debian's packages (`tests.postgres_server`), started on a free
+2. a throw-away server from Debian's packages (`tests.support.postgres_server`), started on a free
    loopback port in a fresh folder, with one database for the session, stopped at its end.
 """
 
@@ -24,8 +24,8 @@ import pytest
 
 from hub.broker import LocalBroker
 from hub.settings import Settings
-from tests.artifacts import saved_artifacts
-from tests.postgres_server import PostgresServer
+from tests.support.artifacts import saved_artifacts
+from tests.support.postgres_server import PostgresServer
 
 
 def free_port() -> int:
@@ -98,6 +98,6 @@ def postgres_url() -> Iterator[str]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Lists the files tests saved for people to look at (`tests.artifacts`)."""
+    """Lists the files tests saved for people to look at (`tests.support.artifacts`)."""
     for path in saved_artifacts():
         terminalreporter.write_line(f"test artifact: {path}")

@@ -2,7 +2,7 @@
 
 The diffusion processor appends the entries the diffusion rules emit (`hub.core.diffusion`); the
 HTTP feed API (`hub.api`) reads them. `FeedStore` is the one interface; the in-memory and SQL
-implementations pass the same contract suite (tests/feed_contract.py).
+implementations pass the same contract suite (tests/contract/feed_contract.py).
 
 Guarantees every implementation keeps:
 - **One transaction per append.** `append` writes the entries, the consumed Kafka positions and

@@ -2,7 +2,7 @@
 
 The store is the projection of `sitn.regional.changes` (plus the rejections and customer-data
 topics) that operators and the HTTP API read. `RegionalStore` is the one interface; the in-memory
-and SQL implementations pass the same contract suite (tests/store_contract.py).
+and SQL implementations pass the same contract suite (tests/contract/store_contract.py).
 
 Guarantees every implementation keeps:
 - **One transaction per call.** `apply`, `record_rejections` and `record_customer_data` write

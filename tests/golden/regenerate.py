@@ -23,8 +23,8 @@ from pathlib import Path
 import schemas
 from hub import codec
 from hub.records import contribution_to_json, customer_record_to_json
-from tests import avro_json, examples
-from tests.avro_compatibility import incompatibilities
+from tests.support import avro_json, examples
+from tests.support.avro_compatibility import incompatibilities
 
 GOLDEN = Path(__file__).resolve().parent
 HISTORY = Path(schemas.__file__).resolve().parent / "history"

@@ -1,0 +1,1 @@
+"""Shared test support: example values, fakes, helpers that run real components."""

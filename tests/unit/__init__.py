@@ -1,0 +1,1 @@
+"""Pure rules, codecs and models, and in-process properties: no broker, database server, network."""
