@@ -361,7 +361,8 @@ class FeedPoller(threading.Thread):
         super().__init__(name="bench-feed-poller", daemon=True)
         self.engine = read_only_engine(path)
         self.diffusers = tuple(diffusers)
-        # Per (diffuser, partition): feeds are numbered per offer partition (hub.feeds.cursor).
+        # Per (diffuser, partition): feeds are numbered per offer partition
+        # (consumers.feeds.cursor).
         self.cursors: dict[tuple[str, int], int] = {}
         self.seen: dict[Shown, float] = {}
         self.poll_starts: list[float] = []

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 from bench.diffusion_latency import bench_registry
+from consumers.diffusion_projector import BATCH_RECORDS, diffuse, diffuse_batch, evaluations
+from consumers.feeds.sql import SqlFeedStore
 from hub.codec import encode_contribution
 from hub.collection_processor import CollectionProcessor, Inbound
 from hub.core.clock import Timeline
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
-from hub.diffusion_projector import BATCH_RECORDS, diffuse, diffuse_batch, evaluations
-from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.topics import REGIONAL_CHANGES, contrib_topic

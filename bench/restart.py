@@ -42,10 +42,10 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from bench.rebuild import SEND_CHUNK, judge_and_send, share_stream
+from consumers.feeds.port import TimelineRow
+from consumers.feeds.sql import SqlFeedStore
 from hub.collection_processor import CollectionProcessor, ledger_output
 from hub.demo_run import end_offsets, prepare
-from hub.feeds.port import TimelineRow
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_producer
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline

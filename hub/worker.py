@@ -9,8 +9,9 @@ registry in force, migrate the store; then these run until asked to stop:
   Kafka transaction;
 - the registry follower, which keeps the registry in force up to date for every stage;
 - the store projector (`hub.store_projector`): rows and positions in one database transaction;
-- the diffusion projector (`hub.diffusion_projector`): feed entries and positions likewise;
-- the webhook dispatcher (`hub.webhooks.dispatcher`): each feed entry POSTed, signed, in order;
+- the diffusion projector (`consumers.diffusion_projector`): feed entries and positions likewise;
+- the webhook dispatcher (`consumers.webhooks.dispatcher`): each feed entry POSTed, signed, in
+  order;
 - the diffusion scheduler (`hub.scheduler`): a tick on `sitn.diffusion.ticks` when the wall clock
   passes an offer's diffusion boundary, so time-driven changes are events replays reproduce.
 """
@@ -23,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from consumers.diffusion_projector import DiffusionProjector
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks import SqlWebhookStore, WebhookDispatcher
 from hub.collection.stage import CollectionStage
 from hub.core.collection import OfferState
-from hub.diffusion_projector import DiffusionProjector
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import ensure_topics
 from hub.reference import load_normandy_territory
 from hub.registry.follower import RegistryFollower
@@ -36,7 +38,6 @@ from hub.stages.groups import DEFAULT_PREFIX, group_of
 from hub.store.sql import SqlStore
 from hub.store_projector import StoreProjector
 from hub.topics import contributor_topic_spec, hub_topics
-from hub.webhooks import SqlWebhookStore, WebhookDispatcher
 
 log = logging.getLogger("sitn.worker")
 

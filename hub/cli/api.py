@@ -1,8 +1,8 @@
 """`sitn api serve|key create`: run the HTTP feed API, and give diffusers and contributors keys.
 
-`serve` runs `hub.api.create_app` with uvicorn on the store of SITN_DATABASE_URL (migrated first),
-with Prometheus metrics on /metrics (`hub.operations.metrics`) and the operators' dashboard on
-/dashboard/ (`hub.dashboard`; it prints where the operator key is).
+`serve` runs `consumers.api.create_app` with uvicorn on the store of SITN_DATABASE_URL (migrated
+first), with Prometheus metrics on /metrics (`hub.operations.metrics`) and the operators' dashboard
+on /dashboard/ (`hub.dashboard`; it prints where the operator key is).
 `key create` makes a random key for one diffuser or one contributor, checks the id against the
 registry (the shipped Normandy one, or `--registry FILE`), stores only the key's hash and prints
 the key once: it cannot be shown again, only replaced by a new one.
@@ -15,13 +15,13 @@ from typing import Annotated
 
 import typer
 
+from consumers.feeds import FeedError, OwnerKind, SqlFeedStore, hash_key, new_key
+from consumers.webhooks import SqlWebhookStore
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
-from hub.feeds import FeedError, OwnerKind, SqlFeedStore, hash_key, new_key
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry, load_registry_file
 from hub.store.sql import SqlStore
-from hub.webhooks import SqlWebhookStore
 
 app = typer.Typer(help="The HTTP feed API for diffusers and contributors.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (stored hashed, shown once).", no_args_is_help=True)
@@ -41,7 +41,7 @@ def serve(
     # The web stack is imported here, not with the CLI: every other command starts without it.
     import uvicorn
 
-    from hub.api import create_app
+    from consumers.api import create_app
     from hub.dashboard import OperatorKeyError, local_dashboard
     from hub.dashboard.serving import how_to_open
 

@@ -21,10 +21,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from consumers.feeds import SqlFeedStore, hash_key, new_key
+from consumers.webhooks import SqlWebhookStore
 from hub.cli.console import err, fail, out, settings
 from hub.cli.worker import configure_logging
 from hub.demo_run import DemoPlan, prepare, run_demo
-from hub.feeds import SqlFeedStore, hash_key, new_key
 from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
@@ -32,7 +33,6 @@ from hub.settings import Settings
 from hub.stages.roots import STAGES, prepare_stages
 from hub.stages.supervisor import Supervisor
 from hub.store.sql import SqlStore
-from hub.webhooks import SqlWebhookStore
 
 MARKER = "demo-published.json"
 
@@ -138,7 +138,7 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
     # The web stack is imported here, not with the CLI: a demo without --serve runs without it.
     import uvicorn
 
-    from hub.api import create_app
+    from consumers.api import create_app
     from hub.dashboard import OperatorKeyError, local_dashboard
     from hub.dashboard.serving import how_to_open
 

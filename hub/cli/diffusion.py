@@ -1,10 +1,10 @@
 """`sitn diffusion export|resync`: a diffuser's current scope to a file, or re-sent to its feed.
 
 Both work on the store of SITN_DATABASE_URL (migrated first). `export` writes the upserts the
-diffuser's feed holds now (`hub.exports`), atomically, and says which feed cursor the file
+diffuser's feed holds now (`consumers.exports`), atomically, and says which feed cursor the file
 reflects. `resync` recomputes the diffuser's scope at `--at` (default: now, UTC) from the
 regional store with the registry in force, read from `sitn.registry` or from `--registry FILE`,
-and appends it to the feed (`hub.resync`). The wall clock is read here, never in the rules.
+and appends it to the feed (`consumers.resync`). The wall clock is read here, never in the rules.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from consumers.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
+from consumers.feeds import FeedError, SqlFeedStore
+from consumers.feeds.cursor import START
+from consumers.resync import ResyncError, resync
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
-from hub.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
-from hub.feeds import FeedError, SqlFeedStore
-from hub.feeds.cursor import START
 from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, read_registry_topic
-from hub.resync import ResyncError, resync
 from hub.store.sql import SqlStore
 from hub.topics import REGISTRY
 

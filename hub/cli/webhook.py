@@ -21,11 +21,11 @@ from typing import Annotated
 
 import typer
 
+from consumers.feeds import SqlFeedStore, new_key
+from consumers.feeds.cursor import CursorError, FeedCursor
+from consumers.webhooks import SqlWebhookStore, WebhookError, check_url
 from hub.cli.console import err, fail, out, settings
-from hub.feeds import SqlFeedStore, new_key
-from hub.feeds.cursor import CursorError, FeedCursor
 from hub.registry.format import load_normandy_registry, load_registry_file
-from hub.webhooks import SqlWebhookStore, WebhookError, check_url
 
 app = typer.Typer(
     help="Diffusers' webhooks: signed notifications of their feed entries.",

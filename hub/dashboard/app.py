@@ -1,8 +1,8 @@
 """The operators' dashboard: server-rendered pages over the stores, the broker and the registry.
 
-`create_dashboard(sources, key)` builds an ASGI application that `hub.api.create_app` mounts under
-``/dashboard`` in the API process. Pages (HTML from the Jinja2 templates shipped in this package,
-one stylesheet, no script):
+`create_dashboard(sources, key)` builds an ASGI application that `consumers.api.create_app` mounts
+under ``/dashboard`` in the API process. Pages (HTML from the Jinja2 templates shipped in this
+package, one stylesheet, no script):
 
 - ``/``: overview: throughput, consumer lag, rejections per contributor over 24 h, dead letters,
   each diffuser's delivery, store counts (`hub.operations.status.gather_status`);
@@ -35,17 +35,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedEntry, FeedStore
+from consumers.webhooks.port import Webhook, WebhookStore
 from hub.core.registry import Registry
 from hub.dashboard.access import OperatorKey, Sessions
 from hub.dashboard.authority import Authority, describe, organisation_name, validity_text
 from hub.dashboard.fields import GroupLines, display_name, public_lines
 from hub.dashboard.registry_source import RegistryReading, RegistrySource
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedEntry, FeedStore
 from hub.operations.status import HubStatus, StatusSources, gather_status
 from hub.store.port import RegionalStore, StoredOffer, StoredRejection, VersionEntry
 from hub.topics import OFFER_PARTITIONS
-from hub.webhooks.port import Webhook, WebhookStore
 
 SESSION_COOKIE: Final = "sitn_dashboard_session"
 OFFERS_PER_PAGE: Final = 50

@@ -18,7 +18,7 @@ from hub.dashboard.registry_source import TopicRegistry
 from hub.operations.status import StatusSources
 from hub.settings import Settings
 
-# Where `hub.api.create_app` mounts the dashboard.
+# Where `consumers.api.create_app` mounts the dashboard.
 DASHBOARD_PATH: Final = "/dashboard"
 
 

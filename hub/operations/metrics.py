@@ -1,9 +1,10 @@
 """Prometheus metrics: the figures of `sitn status`, gathered at each scrape.
 
 `add_metrics(app, sources)` serves ``GET /metrics`` on a FastAPI application (the feed API's, see
-`hub.api.create_app`): each scrape awaits `gather_status` on the event loop (its store reads run in
-worker threads) and renders a `StatusCollector` over that one status in Prometheus's text format.
-Nothing is cached and no metric lives between scrapes, so a figure is never older than its scrape.
+`consumers.api.create_app`): each scrape awaits `gather_status` on the event loop (its store reads
+run in worker threads) and renders a `StatusCollector` over that one status in Prometheus's text
+format. Nothing is cached and no metric lives between scrapes, so a figure is never older than its
+scrape.
 
 Every metric is a gauge named ``sitn_*`` (see `METRICS`); a figure that could not be gathered
 (the broker did not answer) is left out, and ``sitn_status_problems`` counts the parts missing.

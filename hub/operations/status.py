@@ -34,14 +34,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from consumers.diffusion_projector import DIFFUSED_TOPICS
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedEntry, FeedStore
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks.port import Webhook, WebhookState, WebhookStore
+from consumers.webhooks.sql import SqlWebhookStore
 from hub.core.diffusion import DiffusionKind
 from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
 from hub.deadletter import REDRIVES, DeadLetterError, read_redrive_marks
-from hub.diffusion_projector import DIFFUSED_TOPICS
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedEntry, FeedStore
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer, topic_partitions
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.settings import Settings
@@ -50,8 +52,6 @@ from hub.store.port import CountKey, RegionalStore
 from hub.store.sql import SqlStore
 from hub.store_projector import PROJECTED_TOPICS
 from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGIONAL_CHANGES, REGISTRY
-from hub.webhooks.port import Webhook, WebhookState, WebhookStore
-from hub.webhooks.sql import SqlWebhookStore
 
 # The names the database-held consumers go by in `ConsumerLag.consumer` (their Kafka client ids).
 STORE_CONSUMER: Final = STORE_GROUP
@@ -114,7 +114,7 @@ class DeadLetters:
 
 @dataclass(frozen=True)
 class WebhookDelivery:
-    """Where a diffuser's webhook stands (`hub.webhooks`)."""
+    """Where a diffuser's webhook stands (`consumers.webhooks`)."""
 
     url: str
     state: WebhookState  # "active", or "parked" after too many failures

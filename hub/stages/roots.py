@@ -11,9 +11,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from consumers.diffusion_projector import DiffusionProjector
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks import SqlWebhookStore, WebhookDispatcher
 from hub.collection.stage import CollectionStage
-from hub.diffusion_projector import DiffusionProjector
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import ensure_topics
 from hub.reference import load_normandy_territory
 from hub.registry.follower import RegistryFollower
@@ -23,7 +24,6 @@ from hub.stages.groups import DEFAULT_PREFIX, group_of
 from hub.store.sql import SqlStore
 from hub.store_projector import StoreProjector
 from hub.topics import contributor_topic_spec, hub_topics
-from hub.webhooks import SqlWebhookStore, WebhookDispatcher
 
 __all__ = ["STAGES", "StageRoot", "following_registry", "prepare_stages"]
 

@@ -6,8 +6,9 @@ Public state, private block and customer data live in separate tables so that a 
 data cannot read private data by accident. JSON is stored as text (canonical, see
 `hub.store.projection.canonical_json`) so SQLite and PostgreSQL hold the very same bytes.
 Times are stored in UTC (`UtcDateTime`) and read back as aware UTC datetimes.
-The diffusion feeds and API keys (`hub.feeds.sql`) and the diffusers' webhooks (`hub.webhooks.sql`)
-live in the same database, so their tables are here too and come with the same migrations.
+The diffusion feeds and API keys (`consumers.feeds.sql`) and the diffusers' webhooks
+(`consumers.webhooks.sql`) live in the same database, so their tables are here too and come with the
+same migrations.
 """
 
 from __future__ import annotations
@@ -164,10 +165,10 @@ Index("ix_offers_type_department_status", offers.c.offer_type, offers.c.departme
 Index("ix_rejections_seq", rejections.c.seq, unique=True)
 Index("ix_rejections_contributor_seq", rejections.c.contributor, rejections.c.seq)
 
-# ---------------------------------------------------------------- diffusion feeds (hub.feeds)
+# ---------------------------------------------------------------- diffusion feeds (consumers.feeds)
 
 # Every entry of every diffuser's feed, numbered per (diffuser, offer partition) (1, 2, ...), so
-# writers of different partitions never wait on each other (hub.feeds.cursor).
+# writers of different partitions never wait on each other (consumers.feeds.cursor).
 feed_entries = Table(
     "feed_entries",
     metadata,
@@ -239,7 +240,7 @@ feed_positions = Table(
 )
 
 # The diffusion stage's timeline, one row per offer, written with the entries and positions it
-# goes with: a restart reads these rows, not the history (hub.diffusion_projector).
+# goes with: a restart reads these rows, not the history (consumers.diffusion_projector).
 diffusion_timeline = Table(
     "diffusion_timeline",
     metadata,
@@ -253,7 +254,7 @@ diffusion_timeline = Table(
 )
 Index("ix_diffusion_timeline_partition", diffusion_timeline.c.partition)
 
-# API keys of diffusers and contributors: only the sha256 of each key (see hub.feeds.keys).
+# API keys of diffusers and contributors: only the sha256 of each key (see consumers.feeds.keys).
 api_keys = Table(
     "api_keys",
     metadata,
@@ -264,7 +265,7 @@ api_keys = Table(
 )
 Index("ix_api_keys_owner", api_keys.c.owner_kind, api_keys.c.owner_id)
 
-# ---------------------------------------------------------------- webhooks (hub.webhooks)
+# ---------------------------------------------------------------- webhooks (consumers.webhooks)
 
 # One webhook per diffuser, and where its deliveries stand. The secret is kept as is, not hashed:
 # the dispatcher needs it to sign every notification (HMAC), so whoever can read this table can
@@ -276,7 +277,8 @@ webhooks = Table(
     Column("diffuser_id", String, primary_key=True),
     Column("url", Text, nullable=False),
     Column("secret", String, nullable=False),
-    # The feed cursor (hub.feeds.cursor, as text) past the last entry the receiver acknowledged.
+    # The feed cursor (consumers.feeds.cursor, as text) past the last entry the receiver
+    # acknowledged.
     Column("delivered_cursor", String, nullable=False),
     Column("state", String(16), nullable=False),
     Column("failures", Integer, nullable=False),  # consecutive failed attempts

@@ -1,4 +1,4 @@
-"""The contract of `hub.feeds.port.FeedStore`, one suite for every implementation.
+"""The contract of `consumers.feeds.port.FeedStore`, one suite for every implementation.
 
 `FeedStoreContract` holds the tests; a test module subclasses it once per implementation and
 provides a `feeds` fixture giving an empty store (tests/contract/test_feed_store.py: in memory,
@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import pytest
 
+from consumers.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
+from consumers.feeds.cursor import START
+from consumers.feeds.port import TimelineRow
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import PrivateBlock
-from hub.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
-from hub.feeds.cursor import START
-from hub.feeds.port import TimelineRow
 from hub.topics import offer_partition
 from tests.support.diffusion_changes import (
     DIFFUSER,

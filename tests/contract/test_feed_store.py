@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, text
 
-from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
-from hub.feeds.cursor import START, FeedCursor
-from hub.feeds.keys import is_key_hash
+from consumers.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
+from consumers.feeds.cursor import START, FeedCursor
+from consumers.feeds.keys import is_key_hash
+from consumers.webhooks import SqlWebhookStore
 from hub.store import SqlStore, StoredRejection, downgrade, upgrade
 from hub.store.schema import TABLES, api_keys, feed_entries, feed_heads
 from hub.topics import offer_partition
-from hub.webhooks import SqlWebhookStore
 from tests.contract.feed_contract import FeedStoreContract
 from tests.support.diffusion_changes import DIFFUSER, cursor_at, offer_ids, upsert
 from tests.support.regional_changes import T0

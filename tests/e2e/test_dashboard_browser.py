@@ -31,18 +31,18 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from hub.api import create_app
+from consumers.api import create_app
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks import SqlWebhookStore
 from hub.core.contribution import FieldGroupsChanged, OfferCreated
 from hub.core.offer import OfferFields, OfferType, PriceLine, Prices, PrivateBlock
 from hub.dashboard import local_dashboard
 from hub.demo_run import prepare
-from hub.feeds.sql import SqlFeedStore
 from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.store.sql import SqlStore
-from hub.webhooks import SqlWebhookStore
 from hub.worker import Worker
 from producers.publisher import Change, Publisher
 from tests.support.artifacts import artifact_path

@@ -21,6 +21,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumers.feeds.sql import SqlFeedStore
 from hub.cli.demo_run import DEMO_DIFFUSER, serve_feeds
 from hub.codec import decode
 from hub.core.offer import OfferType
@@ -33,7 +34,6 @@ from hub.demo_run import (
     run_demo,
     wait_until_stored,
 )
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer, make_producer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry

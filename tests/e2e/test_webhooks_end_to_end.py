@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from consumers.feeds import new_key
+from consumers.feeds.cursor import START
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks import SqlWebhookStore
 from hub.cli.demo_run import DEMO_DIFFUSER
 from hub.demo_run import DemoPlan, end_offsets, prepare, run_demo
-from hub.feeds import new_key
-from hub.feeds.cursor import START
-from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.topics import OFFER_PARTITIONS, REGIONAL_CHANGES
-from hub.webhooks import SqlWebhookStore
 from hub.worker import Worker
 from tests.support.webhook_receiver import Receiver, eventually
 

@@ -17,8 +17,8 @@ import httpx2
 import pytest
 from typer.testing import CliRunner
 
+from consumers.feeds import KeyOwner, SqlFeedStore, hash_key
 from hub.cli import app
-from hub.feeds import KeyOwner, SqlFeedStore, hash_key
 from tests.conftest import free_port
 from tests.support.diffusion_changes import upsert
 

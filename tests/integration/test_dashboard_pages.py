@@ -21,7 +21,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api import create_app
+from consumers.api import create_app
+from consumers.feeds.cursor import START
+from consumers.feeds.sql import SqlFeedStore
+from consumers.webhooks import SqlWebhookStore
 from hub.core.contribution import CustomerChannel, CustomerRecord
 from hub.core.offer import PRIVATE_GROUPS, FieldGroup, Media, OfferFields, PriceLine, Prices
 from hub.core.regional import ContributorVersion, Provenance, RegionalChange
@@ -37,14 +40,11 @@ from hub.dashboard import (
 from hub.dashboard.access import OPERATOR_KEY_VARIABLE, Sessions
 from hub.dashboard.app import SESSION_COOKIE
 from hub.dashboard.fields import _RENDERERS, public_lines
-from hub.feeds.cursor import START
-from hub.feeds.sql import SqlFeedStore
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.store import StoredRejection
 from hub.store.sql import SqlStore
-from hub.webhooks import SqlWebhookStore
 from tests.support.dashboard_pages import table_rows
 from tests.support.diffusion_changes import upsert
 from tests.support.regional_changes import T0, change, private_block

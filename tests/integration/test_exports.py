@@ -1,4 +1,4 @@
-"""File exports of a diffuser's current scope (`hub.exports`, `sitn diffusion export`).
+"""File exports of a diffuser's current scope (`consumers.exports`, `sitn diffusion export`).
 
 The scope is the one of tests/support/diffusion_scope.py: two offers in the Calvados site's feed,
 one withdrawn since it entered, one never in scope; a private block and a customer record carry
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.api import jsonld, native
+from consumers.api import jsonld, native
+from consumers.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
+from consumers.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
+from consumers.feeds.cursor import FeedCursor
 from hub.cli import app
-from hub.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_scope
-from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
-from hub.feeds.cursor import FeedCursor
 from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, SqlStore
 from tests.support.diffusion_scope import (

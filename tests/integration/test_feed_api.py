@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.api import create_app
-from hub.api.jsonld import TYPES, offer_document, offer_node
-from hub.api.jsonld_schema import LdChangesPage, LdOfferDocument
-from hub.api.media import wants_jsonld
-from hub.api.models import ChangesPage, FeedChange, OfferView, RejectionsPage
+from consumers.api import create_app
+from consumers.api.jsonld import TYPES, offer_document, offer_node
+from consumers.api.jsonld_schema import LdChangesPage, LdOfferDocument
+from consumers.api.media import wants_jsonld
+from consumers.api.models import ChangesPage, FeedChange, OfferView, RejectionsPage
+from consumers.feeds import FeedEntry, InMemoryFeedStore, hash_key
 from hub.core.contribution import CustomerChannel, CustomerRecord
 from hub.core.diffusion import DiffusionReason
 from hub.core.offer import (
@@ -50,7 +51,6 @@ from hub.core.offer import (
     TranslationSource,
     Weekday,
 )
-from hub.feeds import FeedEntry, InMemoryFeedStore, hash_key
 from hub.reference import load_normandy_territory
 from hub.store import InMemoryStore, StoredRejection
 from producers import datatourisme

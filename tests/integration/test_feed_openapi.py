@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from hub.api import create_app
+from consumers.api import create_app
+from consumers.feeds import InMemoryFeedStore, hash_key
 from hub.core.diffusion import DiffusionReason
 from hub.core.offer import FieldGroup, OfferType
-from hub.feeds import InMemoryFeedStore, hash_key
 from hub.store import InMemoryStore, StoredRejection
 from tests.support.diffusion_changes import removal, upsert
 from tests.support.regional_changes import T0

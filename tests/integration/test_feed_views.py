@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from consumers.diffusion_projector import diffuse
+from consumers.feed_views import FeedViews
+from consumers.feeds import FeedStore
+from consumers.feeds.cursor import START
+from consumers.feeds.memory import InMemoryFeedStore
+from consumers.feeds.sql import SqlFeedStore
 from hub.codec import encode_contribution
 from hub.collection_processor import CollectionProcessor, Inbound
 from hub.core.diffusion import DiffusionReason
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
-from hub.diffusion_projector import diffuse
-from hub.feed_views import FeedViews
-from hub.feeds import FeedStore
-from hub.feeds.cursor import START
-from hub.feeds.memory import InMemoryFeedStore
-from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.topics import REGIONAL_CHANGES, contrib_topic

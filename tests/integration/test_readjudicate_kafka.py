@@ -29,6 +29,7 @@ import pytest
 from aiokafka import TopicPartition
 from typer.testing import CliRunner
 
+from consumers.feeds.sql import SqlFeedStore
 from hub.cli import app
 from hub.core.contribution import FieldGroupsChanged, OfferCreated
 from hub.core.diffusion import DiffusionChange
@@ -48,7 +49,6 @@ from hub.core.readjudication import READJUDICATION
 from hub.core.regional import RegionalChange
 from hub.core.registry import ContributionConvention, Organisation, OrgKind, Registry, Validity
 from hub.demo_run import end_offsets, prepare
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_consumer
 from hub.readjudicate import ReadjudicationError, run_readjudication
 from hub.reference import load_normandy_territory

@@ -22,9 +22,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
+from consumers.feeds import hash_key, new_key
 from hub.cli import app
 from hub.demo_run import DemoPlan, end_offsets, prepare, run_demo
-from hub.feeds import hash_key, new_key
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.replay.rebuild import Progress, RebuildError, Streams, check_resumable, rebuild, verify

@@ -1,4 +1,5 @@
-"""Resync of a diffuser (`hub.resync`, `sitn diffusion resync`): its scope re-sent to its feed.
+"""Resync of a diffuser (`consumers.resync`, `sitn diffusion resync`): its scope re-sent to its
+feed.
 
 The regional base and feed are those of tests/support/diffusion_scope.py (the Calvados site holds
 HOT-1 and RES-2; LOI-3 was removed; HOT-4 is in Seine-Maritime). A "new convention" is a copy of the
@@ -16,15 +17,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from consumers.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore
+from consumers.feeds.cursor import START, FeedCursor
+from consumers.resync import ResyncError, resync, resync_entry, state_of
 from hub.cli import app
 from hub.core.diffusion import DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import Excluded, View, project
 from hub.core.offer import OfferType
 from hub.core.registry import Registry
-from hub.feeds import FeedStore, InMemoryFeedStore, SqlFeedStore
-from hub.feeds.cursor import START, FeedCursor
 from hub.registry.format import load_normandy_registry, registry_to_toml
-from hub.resync import ResyncError, resync, resync_entry, state_of
 from hub.store import InMemoryStore, RegionalStore, SqlStore
 from tests.support.diffusion_changes import upsert
 from tests.support.diffusion_scope import (

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from consumers.feeds.sql import SqlFeedStore
 from hub.codec import encode_record
 from hub.deadletter import read_dead_letters
 from hub.demo_run import prepare
-from hub.feeds.sql import SqlFeedStore
 from hub.kafka_clients import make_producer
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings

@@ -21,11 +21,11 @@ import pytest
 from psycopg import sql
 from sqlalchemy import make_url
 
+from consumers.feeds.cursor import START
+from consumers.feeds.sql import SqlFeedStore
 from hub.core.contribution import Contribution
 from hub.core.diffusion import DiffusionChange
 from hub.demo_run import end_offsets, prepare
-from hub.feeds.cursor import START
-from hub.feeds.sql import SqlFeedStore
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.stages.groups import COLLECTION_GROUP

@@ -24,15 +24,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from hub.api import create_app
+from consumers.api import create_app
+from consumers.feeds import InMemoryFeedStore
+from consumers.feeds.cursor import START
+from consumers.webhooks import SqlWebhookStore
 from hub.cli import app
 from hub.codec import encode_contribution
 from hub.core.contribution import Contribution, OfferCreated
 from hub.core.offer import Address, GeoPoint, Location, OfferType
 from hub.deadletter import read_redrive_marks
 from hub.demo_run import prepare
-from hub.feeds import InMemoryFeedStore
-from hub.feeds.cursor import START
 from hub.kafka_clients import (
     TopicSpec,
     ensure_topics,
@@ -55,7 +56,6 @@ from hub.stages.groups import group_of
 from hub.store import InMemoryStore
 from hub.store_projector import PROJECTED_TOPICS
 from hub.topics import DEADLETTER, OFFER_PARTITIONS, REGIONAL_CHANGES, contrib_topic
-from hub.webhooks import SqlWebhookStore
 from tests.conftest import free_port
 from tests.integration.test_deadletter import dead_letter
 from tests.support import examples

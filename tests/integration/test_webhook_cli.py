@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner, Result
 
+from consumers.feeds import SqlFeedStore
+from consumers.feeds.cursor import FeedCursor
+from consumers.webhooks import SqlWebhookStore
 from hub.cli import app
-from hub.feeds import SqlFeedStore
-from hub.feeds.cursor import FeedCursor
-from hub.webhooks import SqlWebhookStore
 from tests.support.diffusion_changes import DIFFUSER, OTHER_DIFFUSER, cursor_at, offer_ids, upsert
 
 URL = "https://recv.tourisme.example/hooks/sitn"

@@ -23,12 +23,9 @@ import pytest
 from sqlalchemy import inspect as sql_inspect
 from sqlalchemy import text
 
-from hub.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
-from hub.feeds.cursor import START, FeedCursor
-from hub.store import downgrade, upgrade
-from hub.store.schema import TABLES
-from hub.topics import offer_partition
-from hub.webhooks import (
+from consumers.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
+from consumers.feeds.cursor import START, FeedCursor
+from consumers.webhooks import (
     RetryPolicy,
     SqlWebhookStore,
     WebhookDispatcher,
@@ -37,8 +34,11 @@ from hub.webhooks import (
     sign,
     verify,
 )
-from hub.webhooks.dispatcher import notification
-from hub.webhooks.port import Webhook
+from consumers.webhooks.dispatcher import notification
+from consumers.webhooks.port import Webhook
+from hub.store import downgrade, upgrade
+from hub.store.schema import TABLES
+from hub.topics import offer_partition
 from tests.support.diffusion_changes import (
     DIFFUSER,
     OTHER_DIFFUSER,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from consumers.feeds.cursor import FeedCursor
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
-from hub.feeds.cursor import FeedCursor
 from hub.topics import OFFER_PARTITIONS, offer_partition
 from tests.support.regional_changes import CAEN, PARIS_SUMMER, T0, public_fields
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from consumers.diffusion_projector import diffuse
+from consumers.feeds import FeedStore
 from hub.core.contribution import CustomerChannel, CustomerRecord
 from hub.core.offer import Contact, ContactKind, OfferType, PrivateBlock
 from hub.core.regional import OfferStatus, RegionalChange
 from hub.core.registry import Registry
-from hub.diffusion_projector import diffuse
-from hub.feeds import FeedStore
 from hub.store import RegionalStore
 from tests.support.regional_changes import CAEN, ROUEN, T0, change
 

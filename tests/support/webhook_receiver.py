@@ -3,8 +3,8 @@
 `Receiver` answers each request with the status its `answer` gives (200 by default), can hold
 requests until an event is set, and records what it got: delivery id, timestamp, signature,
 body, the status it answered, and whether the signature verifies with its secret (checked with
-`hub.webhooks.verify` against its own clock, as a real receiver does). `eventually` waits for a
-condition; its guard only turns a hang into a failure, it asserts nothing about speed.
+`consumers.webhooks.verify` against its own clock, as a real receiver does). `eventually` waits for
+a condition; its guard only turns a hang into a failure, it asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from hub.webhooks import (
+from consumers.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

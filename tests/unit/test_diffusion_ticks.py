@@ -16,6 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from consumers.diffusion_projector import diffuse, diffuse_batch, timeline_parts
+from consumers.feeds.cursor import START
+from consumers.feeds.memory import InMemoryFeedStore
+from consumers.feeds.port import FeedEntry
 from hub.codec import DecodeError
 from hub.collection_processor import ledger_output
 from hub.core.clock import Evaluation, Kept, Tick, TickSchedule, Timeline
@@ -24,10 +28,6 @@ from hub.core.diffusion_rules import boundary_facts, next_boundary
 from hub.core.ledger import OfferEntry
 from hub.core.offer import OfferFields
 from hub.core.regional import OfferStatus, RegionalChange
-from hub.diffusion_projector import diffuse, diffuse_batch, timeline_parts
-from hub.feeds.cursor import START
-from hub.feeds.memory import InMemoryFeedStore
-from hub.feeds.port import FeedEntry
 from hub.scheduler import Scheduler, ledger_boundaries
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, hub_topics
 from hub.wire import decode_tick, encode_offer_entry, encode_tick

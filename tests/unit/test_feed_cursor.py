@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.feeds import FeedEntry
-from hub.feeds.cursor import START, CursorError, FeedCursor
+from consumers.feeds import FeedEntry
+from consumers.feeds.cursor import START, CursorError, FeedCursor
 from hub.topics import OFFER_PARTITIONS
 from tests.support.diffusion_changes import cursor_at, offer_ids, upsert
 

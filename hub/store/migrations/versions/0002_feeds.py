@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-05-27
 
-Adds the tables of `hub.feeds.sql` (feed entries, each offer's last entry per feed, the diffusion
-processor's consumed positions, hashed API keys) and a `seq` column to `rejections`, the cursor of
-the contributors' rejections feed. Rejections stored before this revision are numbered in the
-order the store lists them oldest first (event time, then event id and rule ids), the closest the
-database can tell to the order they were recorded in.
+Adds the tables of `consumers.feeds.sql` (feed entries, each offer's last entry per feed, the
+diffusion processor's consumed positions, hashed API keys) and a `seq` column to `rejections`, the
+cursor of the contributors' rejections feed. Rejections stored before this revision are numbered in
+the order the store lists them oldest first (event time, then event id and rule ids), the closest
+the database can tell to the order they were recorded in.
 
 Frozen, like 0001: it names every table, column, index and constraint itself.
 """

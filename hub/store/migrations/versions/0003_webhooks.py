@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-06-03
 
-Adds the `webhooks` table of `hub.webhooks.sql`: one row per diffuser with its URL, its secret
+Adds the `webhooks` table of `consumers.webhooks.sql`: one row per diffuser with its URL, its secret
 (kept as is: the dispatcher signs with it), the `seq` of the last feed entry its receiver
 acknowledged, its state (active or parked), its consecutive failures, last error and last attempt.
 

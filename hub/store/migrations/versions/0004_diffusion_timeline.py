@@ -4,8 +4,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-03
 
-Adds `diffusion_timeline` (`hub.feeds.sql`): per offer, the partition it lives on, the version and
-encoded bytes of its latest regional change, when that change was last evaluated, and the ticks
+Adds `diffusion_timeline` (`consumers.feeds.sql`): per offer, the partition it lives on, the version
+and encoded bytes of its latest regional change, when that change was last evaluated, and the ticks
 waiting for a later version (JSON list of hex-encoded tick records). A feed database migrated from
 0003 has no rows: the diffusion stage then reads its timeline from the topics once, as before.
 

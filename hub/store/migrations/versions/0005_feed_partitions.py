@@ -9,8 +9,8 @@ Adds `partition` (the offer's partition: murmur2 of its id over the 6 offer part
 `feed_heads` table: each (diffuser, partition)'s last number. Entries stored before keep their
 numbers, which were one count per feed across partitions; every partition of a feed that has
 entries then goes on from the feed's last number, so a cursor handed out before, one number N,
-reads as "every partition at N" and stands exactly where it did (`hub.feeds.cursor`). A webhook's
-`delivered_seq` becomes `delivered_cursor`, the same number as text.
+reads as "every partition at N" and stands exactly where it did (`consumers.feeds.cursor`). A
+webhook's `delivered_seq` becomes `delivered_cursor`, the same number as text.
 
 Downgrade numbers each feed's entries again in one count, by (seq, partition), and a webhook
 whose cursor is not one number goes back to 0 (its receiver gets the feed again: at least once).
@@ -124,7 +124,8 @@ def _one_count_again() -> None:
                 ),
                 numbered,
             )
-            connection.execute(sa.text(f"UPDATE {table} SET seq = -seq WHERE seq < 0"))  # noqa: S608
+            back = f"UPDATE {table} SET seq = -seq WHERE seq < 0"  # noqa: S608 (a constant name)
+            connection.execute(sa.text(back))
 
 
 def downgrade() -> None:

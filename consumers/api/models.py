@@ -1,8 +1,8 @@
 """The native JSON bodies of the feed API, as pydantic models: what the OpenAPI document shows.
 
-The bodies themselves are built by `hub.api.native` from the stored values (the same JSON shape
-as `hub.records`: prices as strings with two decimals, dates ISO-8601, times in UTC with ``Z``,
-unset optional fields left out); these models describe them field by field, forbid anything
+The bodies themselves are built by `consumers.api.native` from the stored values (the same JSON
+shape as `hub.records`: prices as strings with two decimals, dates ISO-8601, times in UTC with
+``Z``, unset optional fields left out); these models describe them field by field, forbid anything
 else, and the tests validate every body against them. `OfferView` has one field per field group
 except the private one, which no feed ever carries (a test keeps it in step with `OfferFields`).
 """
@@ -29,7 +29,8 @@ from hub.core.offer import (
 from hub.topics import OFFER_PARTITIONS
 
 CURSOR_PATTERN = r"^(0|[1-9][0-9]{0,17})$"
-# A feed's cursor: one number, or one per offer partition (hub.feeds.cursor); opaque to clients.
+# A feed's cursor: one number, or one per offer partition (consumers.feeds.cursor); opaque to
+# clients.
 _NUMBER = r"(0|[1-9][0-9]{0,17})"
 FEED_CURSOR_PATTERN = rf"^{_NUMBER}(\.{_NUMBER}){{{OFFER_PARTITIONS - 1}}}$|^{_NUMBER}$"
 

@@ -4,7 +4,7 @@ Same database and migrations as the regional store (`hub.store.sql`): the tables
 `feed_entries`, `feed_offers` (each offer's last entry per feed), `feed_heads` (each feed's last
 number per partition), `feed_positions`,
 `diffusion_timeline` (the diffusion stage's per-offer state) and `api_keys` in
-`hub.store.schema`. It keeps every promise of `hub.feeds.port`:
+`hub.store.schema`. It keeps every promise of `consumers.feeds.port`:
 
 - `append` runs in one transaction that writes the positions, the timeline rows, the entries and
   the offers' last entries, with one SELECT for where the batch's offers stand and executemany
@@ -13,8 +13,8 @@ number per partition), `feed_positions`,
   first locks the rows of the partitions its entries are on (PostgreSQL: `SELECT ... FOR UPDATE`,
   in key order), so two writers of one partition take turns and number in commit order, while
   writers of other partitions neither lock the table nor wait; a reader's per-partition cursor
-  (`hub.feeds.cursor`) therefore never skips an entry that commits late. On SQLite, which has one
-  writer at a time, `BEGIN IMMEDIATE` orders the appends.
+  (`consumers.feeds.cursor`) therefore never skips an entry that commits late. On SQLite, which has
+  one writer at a time, `BEGIN IMMEDIATE` orders the appends.
 - `changes` reads each partition from its cursor (one indexed range each) and interleaves them;
   `snapshot` reads in keyset batches ((partition, seq) past the last one given), one short read
   per batch, and
@@ -34,10 +34,8 @@ from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
-from hub.core.offer import OfferFields, OfferType
-from hub.feeds.cursor import START, FeedCursor
-from hub.feeds.entries import (
+from consumers.feeds.cursor import START, FeedCursor
+from consumers.feeds.entries import (
     FeedHead,
     FeedOfferKey,
     admit,
@@ -45,7 +43,9 @@ from hub.feeds.entries import (
     check_key,
     interleave,
 )
-from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from consumers.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
+from hub.core.offer import OfferFields, OfferType
 from hub.records import offer_fields_from_json
 from hub.store.port import StoreError
 from hub.store.positions import read_positions, save_positions

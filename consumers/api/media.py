@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from hub.api.native import encode
+from consumers.api.native import encode
 
 JSON: Final = "application/json"
 JSON_LD: Final = "application/ld+json"

@@ -3,7 +3,7 @@
 `check_entry` refuses a malformed entry (with the diffuser, offer, version and field at fault) and
 turns a valid one into the canonical JSON text of its view; `restored` is the entry as every
 store gives it back (view read back from that text, time in UTC), so all implementations return
-equal values. `admit` is the ordering rule of `hub.feeds.port`: per (diffuser, offer), entries
+equal values. `admit` is the ordering rule of `consumers.feeds.port`: per (diffuser, offer), entries
 move forward in (version, occurred_at) and an entry already stored is dropped. Both stores call
 these, so they cannot disagree on what an append does; they differ only in how they write it.
 `interleave` is the order `changes` gives a feed's partitions in, the same in every store.
@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from consumers.feeds.keys import is_key_hash
+from consumers.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
 from hub.core.diffusion import DiffusionChange, DiffusionKind
-from hub.feeds.keys import is_key_hash
-from hub.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
 from hub.records import RecordError, offer_fields_from_json, offer_fields_to_json
 from hub.store.projection import canonical_json
 
@@ -138,7 +138,7 @@ def check_key(owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
     if not is_key_hash(key_hash):
         raise FeedError(
             f"the key given for {owner_kind} {owner_id!r} is not a sha256 hex digest; store "
-            "hub.feeds.keys.hash_key(key), never the key itself"
+            "consumers.feeds.keys.hash_key(key), never the key itself"
         )
 
 

@@ -4,10 +4,11 @@
 (`FeedStore.snapshot`, pinned at the feed's head when the export starts), never a removed offer.
 The bodies are the feed API's own, so a file says exactly what the API would serve:
 
-- ``jsonl``: one native JSON object per line and per offer (`hub.api.native.change_json`, as the
-  API's snapshot lines);
+- ``jsonl``: one native JSON object per line and per offer (`consumers.api.native.change_json`, as
+  the API's snapshot lines);
 - ``jsonld``: one JSON-LD document, the `@context` inline and the offers as nodes of its `@graph`
-  (`hub.api.jsonld.offer_document` without its own `@context`), with the diffuser and the cursor.
+  (`consumers.api.jsonld.offer_document` without its own `@context`), with the diffuser and the
+  cursor.
 
 Guarantees: the export streams (one offer in memory at a time, the SQL store reads in batches);
 writing to a path is atomic (a temporary file beside it, flushed to disk, then renamed over it, so
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final, Literal, get_args
 
-from hub.api import jsonld, native
-from hub.api.native import encode
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedEntry, FeedStore
+from consumers.api import jsonld, native
+from consumers.api.native import encode
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedEntry, FeedStore
 
 ExportFormat = Literal["jsonl", "jsonld"]
 EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = get_args(ExportFormat)

@@ -1,9 +1,10 @@
 """`InMemoryFeedStore`: the feed store in plain dicts, for tests and tooling.
 
-It keeps every promise of `hub.feeds.port` except durability. Atomicity comes from checking the
-whole call first (`hub.feeds.entries`) and only then mutating dicts, which cannot fail; a lock
-makes each call atomic for readers in other threads too (the HTTP API reads from its threadpool).
-It returns entries read back through the same JSON as the SQL store, so both give equal values.
+It keeps every promise of `consumers.feeds.port` except durability. Atomicity comes from checking
+the whole call first (`consumers.feeds.entries`) and only then mutating dicts, which cannot fail; a
+lock makes each call atomic for readers in other threads too (the HTTP API reads from its
+threadpool). It returns entries read back through the same JSON as the SQL store, so both give equal
+values.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 
-from hub.core.diffusion import DiffusionChange, DiffusionKind
-from hub.feeds.cursor import START, FeedCursor
-from hub.feeds.entries import (
+from consumers.feeds.cursor import START, FeedCursor
+from consumers.feeds.entries import (
     FeedHead,
     FeedOfferKey,
     admit,
@@ -23,7 +23,8 @@ from hub.feeds.entries import (
     interleave,
     restored,
 )
-from hub.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from consumers.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from hub.core.diffusion import DiffusionChange, DiffusionKind
 from hub.store.port import StoreError
 from hub.store.projection import check_positions, forward_positions
 from hub.topics import OFFER_PARTITIONS, offer_partition

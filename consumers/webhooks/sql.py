@@ -1,7 +1,7 @@
 """`SqlWebhookStore`: the diffusers' webhooks on SQLAlchemy 2 Core (SQLite, PostgreSQL).
 
 Same database and migrations as the regional store and the feeds: the `webhooks` table of
-`hub.store.schema`. It keeps every promise of `hub.webhooks.port`; each write is one statement
+`hub.store.schema`. It keeps every promise of `consumers.webhooks.port`; each write is one statement
 (or a write and its read-back in one transaction), so a concurrent `redrive` or `set` and the
 dispatcher's writes never interleave halfway:
 - `record_delivery` reads the cursor with its row locked and writes the further of the two, per
@@ -22,10 +22,10 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, case, delete, insert, select, update
 from sqlalchemy.engine import URL
 
-from hub.feeds.cursor import FeedCursor
+from consumers.feeds.cursor import FeedCursor
+from consumers.webhooks.port import Webhook, WebhookError, check_url
 from hub.store.schema import webhooks
 from hub.store.sql import create_store_engine, upgrade
-from hub.webhooks.port import Webhook, WebhookError, check_url
 
 # Execution option marking a connection that will write (SQLite then begins IMMEDIATE; the
 # listener is installed by `hub.store.sql.create_store_engine`).

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
+from consumers.feeds.port import FeedEntry, FeedStore
 from hub.core.diffusion_rules import View, last_received
-from hub.feeds.port import FeedEntry, FeedStore
 
 # Offers whose views are kept: at a hundred diffusers, a few hundred MiB at most.
 DEFAULT_CAPACITY: Final = 5_000

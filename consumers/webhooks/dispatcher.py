@@ -1,8 +1,8 @@
 """Delivers each diffuser's feed to its webhook: thin signed notifications, in order, retried.
 
-For every active webhook (`hub.webhooks.port`), one asyncio task reads the diffuser's feed
+For every active webhook (`consumers.webhooks.port`), one asyncio task reads the diffuser's feed
 entries after the webhook's cursor (`FeedStore.changes`, in the feed's order) and POSTs one JSON
-notification per entry, signed as `hub.webhooks.signing` describes:
+notification per entry, signed as `consumers.webhooks.signing` describes:
 
     {"diffuser": ..., "partition": ..., "seq": ..., "offer_id": ..., "version": ...,
      "kind": "upsert"|"removal",
@@ -46,9 +46,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from hub.feeds.port import FeedEntry, FeedStore
-from hub.webhooks.port import Webhook, WebhookStore
-from hub.webhooks.signing import (
+from consumers.feeds.port import FeedEntry, FeedStore
+from consumers.webhooks.port import Webhook, WebhookStore
+from consumers.webhooks.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -221,11 +221,13 @@ class WebhookDispatcher:
             for entry in entries:
                 error = await self._post(session, hook, entry)
                 if error is None:
+                    # Counted on the receiver's answer: the store's cursor, which someone may
+                    # be watching, moves only after.
+                    self.tally.delivered += 1
                     past = hook.delivered.past([entry])
                     now = await asyncio.to_thread(
                         self.webhooks.record_delivery, diffuser_id, past, self.clock()
                     )
-                    self.tally.delivered += 1
                     if now is None:
                         return  # removed meanwhile
                     if (now.state, now.delivered) != ("active", past):

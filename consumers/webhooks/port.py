@@ -1,9 +1,9 @@
 """The webhook store's port: each diffuser's webhook and where its deliveries stand.
 
 A diffuser may register one webhook: a URL the hub POSTs a thin, signed notification to for
-every entry of its feed (`hub.webhooks.dispatcher`). The store keeps, per diffuser:
+every entry of its feed (`consumers.webhooks.dispatcher`). The store keeps, per diffuser:
 - the URL (http or https, checked by `check_url`) and the signing secret;
-- the delivery cursor `delivered`: the feed cursor (`hub.feeds.cursor`) right after the last
+- the delivery cursor `delivered`: the feed cursor (`consumers.feeds.cursor`) right after the last
   entry the receiver acknowledged with a 2xx. Deliveries resume after it, so nothing is skipped
   and each offer's order is kept;
 - the state, `active` or `parked`, the consecutive failures, the last error and attempt time.
@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
-from hub.feeds.cursor import FeedCursor
+from consumers.feeds.cursor import FeedCursor
 
 WebhookState = Literal["active", "parked"]
 WEBHOOK_STATES: tuple[WebhookState, ...] = ("active", "parked")

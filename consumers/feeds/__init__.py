@@ -9,10 +9,10 @@ reader's cursor (`cursor.FeedCursor`) holds one per partition. Keys are
 kept as hashes only (`keys`). All methods are synchronous: async code calls them in a thread.
 """
 
-from hub.feeds.keys import hash_key, new_key
-from hub.feeds.memory import InMemoryFeedStore
-from hub.feeds.port import FeedEntry, FeedError, FeedStore, KeyOwner, OwnerKind, Positions
-from hub.feeds.sql import SqlFeedStore
+from consumers.feeds.keys import hash_key, new_key
+from consumers.feeds.memory import InMemoryFeedStore
+from consumers.feeds.port import FeedEntry, FeedError, FeedStore, KeyOwner, OwnerKind, Positions
+from consumers.feeds.sql import SqlFeedStore
 
 __all__ = [
     "FeedEntry",

@@ -23,7 +23,7 @@ changes that race are ordered is in `hub.core.clock`.
 
 The fan-out is stored as one sequence per diffuser in the feed tables, not as per-diffuser Kafka
 topics: `sitn.regional.changes` is the one log, each feed is its filtered projection, and a
-diffuser reaches only its own feed through its API key (`hub.api`). Rules are judged at the
+diffuser reaches only its own feed through its API key (`consumers.api`). Rules are judged at the
 change's event time or the tick's, never the wall clock, so replaying both logs reproduces the
 feeds.
 """
@@ -40,13 +40,13 @@ from typing import Final, TypeVar
 
 from aiokafka import TopicPartition
 
+from consumers.feed_views import FeedViews
+from consumers.feeds.port import FeedStore, TimelineRow
 from hub.core.clock import Evaluation, Kept, OfferTimeline, Tick, Timeline
 from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
-from hub.feed_views import FeedViews
-from hub.feeds.port import FeedStore, TimelineRow
 from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition

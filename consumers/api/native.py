@@ -1,10 +1,11 @@
-"""The native JSON bodies of the feed API, built from stored values (described by `hub.api.models`).
+"""The native JSON bodies of the feed API, built from stored values (described by
+`consumers.api.models`).
 
 The offer view goes through `hub.records` (the hub's one JSON mapping of the model), after
 `OfferFields.public()`: the feed store already refuses a view with the private group, and this
 second guard keeps the HTTP boundary safe whatever a store holds. Cursors are text clients are
-told to treat as opaque: a feed's is its `FeedCursor` (`hub.feeds.cursor`), a page's entries each
-carry the cursor right after them; the rejections' is the store's sequence number.
+told to treat as opaque: a feed's is its `FeedCursor` (`consumers.feeds.cursor`), a page's entries
+each carry the cursor right after them; the rejections' is the store's sequence number.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedEntry
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedEntry
 from hub.records import offer_fields_to_json
 from hub.store.port import SequencedRejection
 
@@ -29,7 +30,7 @@ def iso_utc(moment: datetime) -> str:
 
 
 def change_json(entry: FeedEntry, cursor: FeedCursor) -> dict[str, object]:
-    """One feed entry, as `hub.api.models.FeedChange`, with the cursor it comes with."""
+    """One feed entry, as `consumers.api.models.FeedChange`, with the cursor it comes with."""
     change = entry.change
     body: dict[str, object] = {
         "cursor": str(cursor),
@@ -50,7 +51,7 @@ def change_json(entry: FeedEntry, cursor: FeedCursor) -> dict[str, object]:
 def changes_json(
     diffuser_id: str, entries: list[FeedEntry], after: FeedCursor, has_more: bool
 ) -> dict[str, object]:
-    """A page of a feed read from `after`, as `hub.api.models.ChangesPage`."""
+    """A page of a feed read from `after`, as `consumers.api.models.ChangesPage`."""
     changes: list[dict[str, object]] = []
     for entry in entries:
         after = after.past([entry])
@@ -64,7 +65,7 @@ def changes_json(
 
 
 def rejection_json(item: SequencedRejection) -> dict[str, object]:
-    """One rejection, as `hub.api.models.ContributorRejection`."""
+    """One rejection, as `consumers.api.models.ContributorRejection`."""
     rejection = item.rejection
     return {
         "cursor": str(item.seq),
@@ -80,7 +81,7 @@ def rejection_json(item: SequencedRejection) -> dict[str, object]:
 def rejections_json(
     contributor: str, items: list[SequencedRejection], next_cursor: int, has_more: bool
 ) -> dict[str, object]:
-    """A page of a contributor's rejections, as `hub.api.models.RejectionsPage`."""
+    """A page of a contributor's rejections, as `consumers.api.models.RejectionsPage`."""
     return {
         "contributor": contributor,
         "rejections": [rejection_json(item) for item in items],

@@ -10,15 +10,15 @@ A webhook's secret is stored as is, since every notification is signed with it: 
 once when `sitn webhook set` makes it, and never logged, listed or shown again.
 """
 
-from hub.webhooks.dispatcher import (
+from consumers.webhooks.dispatcher import (
     RetryPolicy,
     WebhookDispatcher,
     WebhookTally,
     notification,
     notification_body,
 )
-from hub.webhooks.port import Webhook, WebhookError, WebhookState, WebhookStore, check_url
-from hub.webhooks.signing import (
+from consumers.webhooks.port import Webhook, WebhookError, WebhookState, WebhookStore, check_url
+from consumers.webhooks.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -26,7 +26,7 @@ from hub.webhooks.signing import (
     sign,
     verify,
 )
-from hub.webhooks.sql import SqlWebhookStore
+from consumers.webhooks.sql import SqlWebhookStore
 
 __all__ = [
     "DELIVERY_HEADER",

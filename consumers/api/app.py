@@ -1,7 +1,7 @@
 """The HTTP feed API (FastAPI): diffusers read their feeds, contributors their rejections.
 
 `create_app(feeds, store)` builds the application around a feed store and the regional store;
-nothing is built at import time. Endpoints (all behind an API key, see `hub.api.auth`):
+nothing is built at import time. Endpoints (all behind an API key, see `consumers.api.auth`):
 
 - ``GET /v1/feeds/{diffuser}/changes?after=CURSOR&limit=N``: the feed from a cursor, oldest first,
   upserts and removals (tombstones); resumable with `next_cursor`;
@@ -15,11 +15,11 @@ nothing is built at import time. Endpoints (all behind an API key, see `hub.api.
 With `dashboard`, the operators' dashboard (`hub.dashboard`) is mounted under ``/dashboard``
 (its own login; not part of the OpenAPI document).
 
-Feeds answer native JSON or JSON-LD (`hub.api.media`). `limit` is 1..1000 (default 100); a
+Feeds answer native JSON or JSON-LD (`consumers.api.media`). `limit` is 1..1000 (default 100); a
 malformed parameter is 422. The OpenAPI document is at ``/openapi.json``, with every body typed
-(`hub.api.models`, `hub.api.jsonld_schema`). Endpoints are plain `def` functions: FastAPI runs
-them in its threadpool, so the stores' blocking calls never run on the event loop, and the
-snapshot's iterator is consumed there too (Starlette iterates a sync iterator in a thread).
+(`consumers.api.models`, `consumers.api.jsonld_schema`). Endpoints are plain `def` functions:
+FastAPI runs them in its threadpool, so the stores' blocking calls never run on the event loop, and
+the snapshot's iterator is consumed there too (Starlette iterates a sync iterator in a thread).
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
@@ -34,10 +34,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp
 
-from hub.api import jsonld, native
-from hub.api.auth import authenticator, require
-from hub.api.jsonld_schema import DOCUMENTS
-from hub.api.media import (
+from consumers.api import jsonld, native
+from consumers.api.auth import authenticator, require
+from consumers.api.jsonld_schema import DOCUMENTS
+from consumers.api.media import (
     JSON,
     JSON_LD,
     NDJSON,
@@ -47,7 +47,7 @@ from hub.api.media import (
     NdjsonResponse,
     wants_jsonld,
 )
-from hub.api.models import (
+from consumers.api.models import (
     CURSOR_PATTERN,
     FEED_CURSOR_PATTERN,
     ChangesPage,
@@ -55,9 +55,9 @@ from hub.api.models import (
     FeedChange,
     RejectionsPage,
 )
-from hub.api.native import encode
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedStore, KeyOwner
+from consumers.api.native import encode
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedStore, KeyOwner
 from hub.operations.metrics import add_metrics
 from hub.operations.status import StatusSources
 from hub.store.port import RegionalStore

@@ -1,6 +1,6 @@
 """The JSON-LD bodies of the feed API as pydantic models, for the OpenAPI document and the tests.
 
-`hub.api.jsonld` builds the bodies as plain dicts; these models describe them key by key (with
+`consumers.api.jsonld` builds the bodies as plain dicts; these models describe them key by key (with
 their JSON-LD names as aliases), forbid anything else, and are added to the OpenAPI document
 under the `application/ld+json` responses. The tests validate built bodies against them.
 """
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.api.models import FeedCursorText, Price
+from consumers.api.models import FeedCursorText, Price
 from hub.core.diffusion import DiffusionKind, DiffusionReason
 from hub.core.offer import ClassificationScheme, ContactKind, Disability
 

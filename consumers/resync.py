@@ -11,11 +11,11 @@ and appended to the diffuser's feed:
   is an upsert) that is now out of scope.
 
 Entries carry the offer's current regional version and `occurred_at = at`, so the feed store's
-ordering rule (`hub.feeds.entries.admit`) takes them when `at` is later than what the feed shows
-of the offer, and drops them otherwise: a resync never moves a feed backwards, and a second resync
-at the same `at` adds nothing. The offers are read and appended page by page (one transaction per
-page, no Kafka positions: a resync consumes nothing), so a resync that stops halfway is completed
-by running it again at the same `at`.
+ordering rule (`consumers.feeds.entries.admit`) takes them when `at` is later than what the feed
+shows of the offer, and drops them otherwise: a resync never moves a feed backwards, and a second
+resync at the same `at` adds nothing. The offers are read and appended page by page (one transaction
+per page, no Kafka positions: a resync consumes nothing), so a resync that stops halfway is
+completed by running it again at the same `at`.
 
 `state_of` and `resync_entry` are pure; `resync` does the reading and writing. An offer the feed
 holds but the regional store does not know is left as it is and listed in the summary: an empty
@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedStore
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import Excluded, project
 from hub.core.regional import RegionalChange
 from hub.core.registry import Diffuser, Registry
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedStore
 from hub.store.port import RegionalStore, StoredOffer
 
 # Offers read and appended per transaction.

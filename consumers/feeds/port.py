@@ -1,7 +1,7 @@
 """The feed store's port: where each diffuser's feed entries are kept, and the API keys.
 
 The diffusion processor appends the entries the diffusion rules emit (`hub.core.diffusion`); the
-HTTP feed API (`hub.api`) reads them. `FeedStore` is the one interface; the in-memory and SQL
+HTTP feed API (`consumers.api`) reads them. `FeedStore` is the one interface; the in-memory and SQL
 implementations pass the same contract suite (tests/contract/feed_contract.py).
 
 Guarantees every implementation keeps:
@@ -14,15 +14,15 @@ Guarantees every implementation keeps:
   than that of the offer's last entry in the same feed, or if an entry with the same
   (diffuser, offer, version, kind, occurred_at) is already stored. Time-driven entries (media rights
   ended, an operator's resync) keep the regional version but carry a later time, so they pass.
-- **A cursor per feed, over its partitions** (`hub.feeds.cursor`). Each stored entry gets the
+- **A cursor per feed, over its partitions** (`consumers.feeds.cursor`). Each stored entry gets the
   next sequence number `seq` of its (diffuser, offer partition) (1, 2, 3, ... with no gap since
   migration 0005), in commit order; appends for different partitions neither lock each other out
   nor wait on each other. A reader's `FeedCursor` holds the last `seq` it has per partition, so
   resuming from it misses nothing, even an entry another writer commits late, and gives nothing
   twice. Its text is the cursor the HTTP API hands out.
 - **Privacy.** An entry whose view carries the private group is refused (`FeedError`).
-- **API keys are never stored in clear**: only their hash (`hub.feeds.keys.hash_key`); `set_key`
-  refuses anything that is not one.
+- **API keys are never stored in clear**: only their hash (`consumers.feeds.keys.hash_key`);
+  `set_key` refuses anything that is not one.
 
 Every method is synchronous and may block on I/O: async callers run them in a worker thread,
 never on the event loop.
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
+from consumers.feeds.cursor import START, FeedCursor
 from hub.core.diffusion import DiffusionChange
-from hub.feeds.cursor import START, FeedCursor
 from hub.topics import offer_partition
 
 # (topic, partition) -> the offset of the next record to consume there (Kafka's commit convention).
@@ -128,7 +128,7 @@ class FeedStore(Protocol):
         self, diffuser_id: str, after: FeedCursor = START, limit: int = 100
     ) -> list[FeedEntry]:
         """The diffuser's entries past `after`, at most `limit` of them: each partition's in
-        `seq` order, the partitions merged by event time (`hub.feeds.entries.interleave`)."""
+        `seq` order, the partitions merged by event time (`consumers.feeds.entries.interleave`)."""
         ...
 
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
@@ -170,7 +170,7 @@ class FeedStore(Protocol):
     def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
         """Gives the key whose hash is `key_hash` to the owner (one owner may hold several keys).
 
-        Raises `FeedError` if `key_hash` is not a hash (`hub.feeds.keys.hash_key`) or already
+        Raises `FeedError` if `key_hash` is not a hash (`consumers.feeds.keys.hash_key`) or already
         belongs to someone else.
         """
         ...

@@ -3,7 +3,7 @@
 A key comes in the `X-API-Key` header or as `Authorization: Bearer KEY` (the first wins if both
 are sent). No key, or one the store does not know, is 401; a key that belongs to someone else
 than the feed or rejections asked for is 403 (`require`). Keys are compared only as
-`hub.feeds.keys.hash_key` digests: the store holds nothing else.
+`consumers.feeds.keys.hash_key` digests: the store holds nothing else.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Annotated, Final
 from fastapi import HTTPException, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.feeds.keys import hash_key
-from hub.feeds.port import FeedStore, KeyOwner, OwnerKind
+from consumers.feeds.keys import hash_key
+from consumers.feeds.port import FeedStore, KeyOwner, OwnerKind
 
 API_KEY_HEADER: Final = "X-API-Key"
 

@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote
 
-from hub.api.native import iso_utc
+from consumers.api.native import iso_utc
+from consumers.feeds.cursor import FeedCursor
+from consumers.feeds.port import FeedEntry
 from hub.core.diffusion import DiffusionChange
 from hub.core.offer import (
     ContactKind,
@@ -31,8 +33,6 @@ from hub.core.offer import (
     TranslationSource,
     Weekday,
 )
-from hub.feeds.cursor import FeedCursor
-from hub.feeds.port import FeedEntry
 
 MEDIA_TYPE: Final = "application/ld+json"
 OFFER_IRI_PREFIX: Final = "urn:sitn:offer:"
