@@ -533,7 +533,6 @@ class Progress:
         }
         diffused = await asyncio.to_thread(worker.diffusion.feeds.positions)
         stored = await asyncio.to_thread(worker.projector.store.positions)
-        regional = sum(end for key, end in ends.items() if key[0] == REGIONAL_CHANGES)
         return Backlog(
             max(sent - judged(worker), 0),
             sum(
@@ -541,7 +540,11 @@ class Progress:
                 for key, end in ends.items()
                 if key[0] == REGIONAL_CHANGES
             ),
-            max(regional - worker.scheduler.tally.changes, 0),
+            sum(
+                max(end - worker.scheduler.positions.get(key, 0), 0)
+                for key, end in ends.items()
+                if key[0] == REGIONAL_CHANGES
+            ),
             sum(
                 max(end - diffused.get(key, 0), 0)
                 for key, end in ends.items()

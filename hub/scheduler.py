@@ -100,6 +100,9 @@ class Scheduler:
         self.ready = asyncio.Event()  # set once the state is restored and ticks can go out
         self.group_id = group_id
         self._assigned: set[TopicPartition] | None = None  # to restore, after a rebalance
+        # How far the changes are taken in, per partition (the next offset): the restore counts
+        # as read up to the end offsets it took. For progress reports; never committed.
+        self.positions: dict[tuple[str, int], int] = {}
 
     def restore(
         self, changes: Iterable[RegionalChange | BoundaryFacts], ticks: Iterable[Tick]
@@ -146,6 +149,9 @@ class Scheduler:
                     records = [record for tp in sorted(batch) for record in batch[tp]]
                     if records and self._assigned is None:
                         await asyncio.to_thread(self._observe_records, records)
+                    if self._assigned is None:
+                        for tp in sorted(consumer.assignment()):
+                            self.positions[(tp.topic, tp.partition)] = await consumer.position(tp)
             finally:
                 await consumer.stop()
         finally:
@@ -197,6 +203,7 @@ class Scheduler:
         for tp in sorted(assigned):
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
+        self.positions = dict(upto)
         log.info(
             "scheduler: %d partitions; %d %s and %d ticks read back in %.1f s, next boundaries "
             "planned in %.1f s",

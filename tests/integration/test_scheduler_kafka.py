@@ -140,10 +140,14 @@ async def test_the_scheduler_ticks_a_change_it_follows_once_the_clock_passes_its
         await publish(kafka_bootstrap, topics, change)
         clock.now = END_OF_SUMMER + timedelta(minutes=5)
         (sent,) = await first_ticks(kafka_bootstrap, topics.ticks, 1, running)
+        taken_in = dict(scheduler.positions)
     finally:
         await stopped(stop, running)
     assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
     assert SUMMER_PHOTO.url in sent.reason
+    # Where it stands on the changes: past the one change, as a progress report would read it.
+    assert sum(taken_in.values()) == 1
+    assert set(taken_in) == {(topics.changes, p) for p in range(OFFER_PARTITIONS)}
 
 
 async def test_a_restarted_scheduler_ticks_what_passed_while_down_and_nothing_twice(
