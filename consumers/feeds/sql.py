@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -70,6 +70,15 @@ SNAPSHOT_BATCH: Final = 500
 # Execution option marking a connection that will write (SQLite then begins IMMEDIATE; the
 # listener is installed by `hub.store.sql.create_store_engine`).
 _WRITE: Final = "sitn_write"
+
+
+def _at_last_entry() -> ColumnElement[bool]:
+    """How an offer's row in feed_offers joins its last entry in feed_entries."""
+    return and_(
+        feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
+        feed_offers.c.partition == feed_entries.c.partition,
+        feed_offers.c.seq == feed_entries.c.seq,
+    )
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -293,14 +302,7 @@ class SqlFeedStore:
     def current(self, diffuser_id: str, offer_id: str) -> FeedEntry | None:
         query = (
             select(feed_entries)
-            .join(
-                feed_offers,
-                and_(
-                    feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
-                    feed_offers.c.partition == feed_entries.c.partition,
-                    feed_offers.c.seq == feed_entries.c.seq,
-                ),
-            )
+            .join(feed_offers, _at_last_entry())
             .where(feed_offers.c.diffuser_id == diffuser_id)
             .where(feed_offers.c.offer_id == offer_id)
             .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
@@ -342,14 +344,7 @@ class SqlFeedStore:
             for chunk in _chunks(sorted(set(offer_ids))):
                 query = (
                     select(feed_entries)
-                    .join(
-                        feed_offers,
-                        and_(
-                            feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
-                            feed_offers.c.partition == feed_entries.c.partition,
-                            feed_offers.c.seq == feed_entries.c.seq,
-                        ),
-                    )
+                    .join(feed_offers, _at_last_entry())
                     .where(feed_offers.c.diffuser_id.in_(diffusers))
                     .where(feed_offers.c.offer_id.in_(chunk))
                     .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
@@ -365,14 +360,7 @@ class SqlFeedStore:
             while True:
                 query = (
                     select(feed_entries)
-                    .join(
-                        feed_offers,
-                        and_(
-                            feed_offers.c.diffuser_id == feed_entries.c.diffuser_id,
-                            feed_offers.c.partition == feed_entries.c.partition,
-                            feed_offers.c.seq == feed_entries.c.seq,
-                        ),
-                    )
+                    .join(feed_offers, _at_last_entry())
                     .where(feed_offers.c.diffuser_id == diffuser_id)
                     .where(feed_offers.c.kind == str(DiffusionKind.UPSERT))
                     .where(feed_offers.c.partition == partition)
