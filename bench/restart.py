@@ -4,22 +4,24 @@ On a broker of its own (in a temporary folder), writes what a hub that has run f
 N regional changes (default 1,000,000) of N / V offers (`--versions`, default 5) on
 `sitn.regional.changes`, judged by the hub's `CollectionProcessor` from the demo generator's
 offers and follow-up changes (as `bench.rebuild` makes them, in P processes), each offer's ledger
-entry on `sitn.collection.state`, and an SQLite store whose store and feed positions are at the
-topics' ends, with each offer's diffusion timeline row. Writing is not timed.
+entry on `sitn.collection.state` with its boundary facts on `sitn.collection.boundaries`, and an
+SQLite store whose store and feed positions are at the topics' ends, with each offer's diffusion
+timeline row. Writing is not timed.
 
 Then starts each stage alone, as an operator does (`sitn worker --stage NAME`, a child process),
 and times it from the start of the process to the line of its log that says it is ready (its
-partitions restored: the collection tasks' ledgers, the diffusion timeline, the scheduler's
-offers; for the store, which keeps nothing but its positions, its partitions assigned), with its
-peak resident memory by then (VmHWM). Side by side in the same run: the diffusion stage again on
-the same database with its timeline rows removed (so it reads the history, as every stage did
-before the ledger and the rows existed; timed to its log line, which then includes saving every
-offer's row, and gives the read alone), unless `--no-history`; and the scheduler again on a
-ledger whose latest records lack the `sitn-boundaries` header (an older hub's: it decodes every
-entry), unless `--no-older-ledger`.
+partitions restored: the collection tasks' ledgers, the diffusion timeline, the scheduler's offers;
+for the store, which keeps nothing but its positions, its partitions assigned), with its peak
+resident memory by then (VmHWM); each stage is started K times in a row (`--starts`, default 1),
+since one start on a shared machine may be slowed by others. Side by side in the same run: the
+diffusion stage again on the same database with its timeline rows removed (so it reads the history,
+as every stage did before the ledger and the rows existed; timed to its log line, which then
+includes saving every offer's row, and gives the read alone), unless `--no-history`; and the
+scheduler again with `sitn.collection.boundaries` deleted (an older hub's ledger alone: it decodes
+every entry), unless `--no-older-ledger`.
 Prints only; asserts nothing about time.
 Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
-[--no-history] [--no-older-ledger]`.
+[--starts K] [--no-history] [--no-older-ledger]`.
 """
 
 from __future__ import annotations
@@ -39,24 +41,26 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy import delete
 
 from bench.rebuild import SEND_CHUNK, judge_and_send, share_stream
 from consumers.feeds.port import TimelineRow
 from consumers.feeds.sql import SqlFeedStore
-from hub.collection_processor import CollectionProcessor, ledger_output
+from hub.collection_processor import CollectionProcessor, ledger_outputs
 from hub.demo_run import end_offsets, prepare
-from hub.kafka_clients import make_producer
+from hub.kafka_clients import ensure_topics, make_producer
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline
 from hub.store.sql import SqlStore
-from hub.topic_reader import read_prefix_records
 from hub.topics import (
-    COLLECTION_STATE,
+    COLLECTION_BOUNDARIES,
     DIFFUSION_TICKS,
     OFFER_PARTITIONS,
     REGIONAL_CHANGES,
     expected_partition,
+    hub_topics,
 )
 from hub.wire import decode_regional_change
 from tests.conftest import make_test_broker
@@ -72,7 +76,7 @@ READY: dict[str, tuple[re.Pattern[str], int]] = {
     # With no timeline rows: ready once the history is read (the line gives read and save times).
     "diffusion, from history": (re.compile(r"without timeline rows read from"), 1),
     "scheduler": (re.compile(r"scheduler: \d+ partitions; "), 1),
-    # On a ledger whose latest records have no `sitn-boundaries` header (an older hub's).
+    # With no boundary facts beside the ledger (an older hub's): it decodes the ledger entries.
     "scheduler, older ledger": (re.compile(r"scheduler: \d+ partitions; "), 1),
 }
 
@@ -100,18 +104,19 @@ def write_share(
 async def _send_ledger(
     bootstrap: str, processor: CollectionProcessor, offer_ids: Sequence[str]
 ) -> None:
-    """Each offer's ledger entry on the state topic, as the collection stage leaves it."""
+    """Each offer's ledger entry on the state topic and its latest change's boundary facts, as
+    the collection stage leaves them."""
     producer = make_producer(bootstrap, client_id="sitn-bench-restart-ledger")
     await producer.start()
     try:
         pending: list[asyncio.Future[object]] = []
         for offer_id in offer_ids:
-            out = ledger_output(processor.entry(offer_id))
-            pending.append(
-                await producer.send(
-                    out.topic, key=out.key, value=out.value, headers=list(out.headers)
+            for out in ledger_outputs(processor.entry(offer_id)):
+                pending.append(
+                    await producer.send(
+                        out.topic, key=out.key, value=out.value, headers=list(out.headers)
+                    )
                 )
-            )
             if len(pending) >= SEND_CHUNK:
                 await asyncio.gather(*pending)
                 pending = []
@@ -171,25 +176,25 @@ def write_history(bootstrap: str, database_url: str, args: argparse.Namespace) -
     return made
 
 
-async def strip_ledger_headers(bootstrap: str) -> None:
-    """Each ledger record again, without its headers, as a hub older than them wrote it (the
-    records with headers stay before them until compaction, as they would on such a topic)."""
-    print("writing the ledger again without its headers (not timed) ...")
-    ledger = await read_prefix_records(
-        bootstrap, COLLECTION_STATE, lambda record: (record.key, record.value)
-    )
-    producer = make_producer(bootstrap, client_id="sitn-bench-restart-ledger")
-    await producer.start()
+async def drop_boundary_facts(bootstrap: str) -> None:
+    """`sitn.collection.boundaries` deleted and created again empty, as a hub older than it
+    left things: its partitions were never written, so the scheduler decodes ledger entries."""
+    print("deleting the boundary facts (not timed) ...")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-bench-restart")
+    await admin.start()
     try:
-        pending: list[asyncio.Future[object]] = []
-        for key, value in ledger.values:
-            pending.append(await producer.send(COLLECTION_STATE, key=key, value=value))
-            if len(pending) >= SEND_CHUNK:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
+        await admin.delete_topics([COLLECTION_BOUNDARIES])
     finally:
-        await producer.stop()
+        await admin.close()
+    spec = next(spec for spec in hub_topics() if spec.name == COLLECTION_BOUNDARIES)
+    for _ in range(120):  # deletion completes in the background
+        try:
+            if await ensure_topics(bootstrap, [spec]):
+                return
+        except KafkaError:
+            pass
+        await asyncio.sleep(0.5)
+    raise SystemExit(f"{COLLECTION_BOUNDARIES} could not be created again after its deletion")
 
 
 # ---------------------------------------------------------------- starting a stage
@@ -213,8 +218,8 @@ def peak_mib(pid: int) -> float:
     return int(found.group(1)) / 1024 if found else 0.0
 
 
-def start_stage(stage: str, label: str, env: dict[str, str], home: Path) -> Start:
-    log = home / f"{label}.log"
+def start_stage(stage: str, label: str, env: dict[str, str], home: Path, nth: int = 1) -> Start:
+    log = home / f"{label} {nth}.log"
     pattern, wanted = READY[label]
     started = time.perf_counter()
     with log.open("wb") as out:
@@ -253,12 +258,12 @@ def report(starts: Sequence[Start], offers: int, changes: int) -> None:
         print(
             f"  {start.label:<28} {start.seconds:7.1f} s  peak {start.peak_mib:7.0f} MiB   {said}"
         )
-    headers = next((s for s in starts if s.label == "scheduler"), None)
+    facts = next((s for s in starts if s.label == "scheduler"), None)
     older = next((s for s in starts if s.label == "scheduler, older ledger"), None)
-    if headers and older:
+    if facts and older:
         print(
-            "  scheduler from the headers / from the entries:"
-            f" {headers.seconds / older.seconds:.2f}"
+            "  scheduler from the boundary facts / from the ledger entries:"
+            f" {facts.seconds / older.seconds:.2f}"
         )
     rows = next((s for s in starts if s.label == "diffusion"), None)
     history = next((s for s in starts if s.label.startswith("diffusion, from")), None)
@@ -272,13 +277,14 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=5, help="regional versions per offer")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--processes", type=int, default=2, help="writers (not timed)")
+    parser.add_argument("--starts", type=int, default=1, help="starts of each stage in a row")
     parser.add_argument(
         "--no-history", action="store_true", help="skip the diffusion stage read from history"
     )
     parser.add_argument(
         "--no-older-ledger",
         action="store_true",
-        help="skip the scheduler on a ledger without its boundaries headers",
+        help="skip the scheduler on a ledger without boundary facts beside it",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sitn-bench-restart-") as folder:
@@ -294,13 +300,17 @@ def main() -> None:
                 "SITN_DATABASE_URL": database_url,
                 "SITN_HOME": str(home / "hub"),
             }
-            starts = [start_stage(stage, stage, env, home) for stage in STAGES]
+            starts = [
+                start_stage(stage, stage, env, home, nth)
+                for stage in STAGES
+                for nth in range(1, args.starts + 1)
+            ]
             if not args.no_history:
                 with SqlFeedStore(database_url) as feeds, feeds.engine.begin() as conn:
                     conn.execute(delete(diffusion_timeline))
                 starts.append(start_stage("diffusion", "diffusion, from history", env, home))
             if not args.no_older_ledger:
-                asyncio.run(strip_ledger_headers(broker.bootstrap))
+                asyncio.run(drop_boundary_facts(broker.bootstrap))
                 starts.append(start_stage("scheduler", "scheduler, older ledger", env, home))
             report(starts, offers, args.changes)
         finally:

@@ -48,7 +48,7 @@ from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.stages.runner import Batch, Poison, Positions, SinkRunner
-from hub.topic_reader import read_prefix
+from hub.topic_reader import collector_paused, read_prefix
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition
 from hub.wire import (
     DecodeError,
@@ -259,12 +259,13 @@ class DiffusionProjector:
         partitions = sorted({tp.partition for tp in assigned})
         self.timeline = Timeline()
         self.views = FeedViews()
-        # Without the changes' bytes: a change is read and decoded when a tick first needs it.
-        rows = await asyncio.to_thread(
-            functools.partial(self.feeds.timeline, partitions, changes=False)
-        )
-        parts = await asyncio.to_thread(timeline_parts, rows, self.feeds.timeline_change)
-        self.timeline.restore_parts(parts)
+        with collector_paused():  # hundreds of thousands of long-lived objects: hub.topic_reader
+            # Without the changes' bytes: a change is read and decoded when a tick first needs it.
+            rows = await asyncio.to_thread(
+                functools.partial(self.feeds.timeline, partitions, changes=False)
+            )
+            parts = await asyncio.to_thread(timeline_parts, rows, self.feeds.timeline_change)
+            self.timeline.restore_parts(parts)
         with_rows = {row.partition for row in rows}
         bare = {
             (tp.topic, tp.partition): positions[(tp.topic, tp.partition)]

@@ -11,7 +11,8 @@ offer at a time, when a contribution first touches it. For each input record:
 - a contribution is judged in its offer's entry: an accepted change goes to
   `sitn.regional.changes`, a (partial) rejection to `sitn.rejections`, and the entry, when it
   changed, to `sitn.collection.state` (a contribution that waits for its offer's creation changes
-  only the entry);
+  only the entry), last; a new change's `BoundaryFacts` go to `sitn.collection.boundaries`
+  before the entry;
 - an output larger than the broker takes (`max_record_bytes`) is never sent: the contribution is
   rejected with `offer.too_large` instead, which the contributor sees, and the offer is unchanged.
 Deterministic: the same record on the same entry gives the same output bytes (no wall clock: times
@@ -32,6 +33,7 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
 from hub.topics import (
+    COLLECTION_BOUNDARIES,
     COLLECTION_STATE,
     CONTRIB_PREFIX,
     CUSTOMER_DATA,
@@ -55,16 +57,17 @@ from hub.wire import (
 )
 
 __all__ = [
-    "BOUNDARIES_HEADER",
     "DEFAULT_MAX_RECORD_BYTES",
     "WAITING_HEADER",
     "CollectionProcessor",
     "Inbound",
     "Outbound",
     "Tally",
+    "boundaries_output",
     "encode_regional_change",
     "encode_rejection",
     "ledger_output",
+    "ledger_outputs",
 ]
 
 # Below Kafka's default `message.max.bytes` (1,048,588) and aiokafka's `max_request_size`
@@ -74,9 +77,6 @@ DEFAULT_MAX_RECORD_BYTES: Final = 1_000_000
 # Header of a state record whose entry holds waiting contributions: the earliest arrival, in ms,
 # so a restart knows which entries have a deadline without decoding any.
 WAITING_HEADER: Final = "sitn-waiting-since"
-# Header of a state record whose entry holds a change: that change's `BoundaryFacts`, so the
-# scheduler restores every offer's boundaries without decoding a single change.
-BOUNDARIES_HEADER: Final = "sitn-boundaries"
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,11 @@ class CollectionProcessor:
     def _state_output(self, before: OfferEntry, after: OfferEntry) -> list[Outbound]:
         if after == before:
             return []
-        return [ledger_output(after)]
+        if after.latest is None or (
+            before.latest is not None and before.latest.version == after.latest.version
+        ):
+            return [ledger_output(after)]  # only its waiting contributions changed
+        return [boundaries_output(after.latest), ledger_output(after)]
 
     def _too_large(
         self, entry: OfferEntry, outcome: Outcome, outputs: list[Outbound]
@@ -368,14 +372,26 @@ class CollectionProcessor:
 
 
 def ledger_output(entry: OfferEntry) -> Outbound:
-    """An offer's record on `sitn.collection.state`, with the headers that let a restart read
-    the ledger without decoding it (`WAITING_HEADER`, `BOUNDARIES_HEADER`)."""
+    """An offer's record on `sitn.collection.state`, with the header that lets a restart know
+    which entries have a deadline without decoding any (`WAITING_HEADER`)."""
     since = entry.earliest_arrival_ms()
-    headers: list[tuple[str, bytes]] = []
-    if since is not None:
-        headers.append((WAITING_HEADER, str(since).encode()))
-    if entry.latest is not None:
-        headers.append((BOUNDARIES_HEADER, encode_boundary_facts(boundary_facts(entry.latest))))
+    headers = () if since is None else ((WAITING_HEADER, str(since).encode()),)
+    return Outbound(COLLECTION_STATE, entry.offer_id.encode(), encode_offer_entry(entry), headers)
+
+
+def boundaries_output(change: RegionalChange) -> Outbound:
+    """The `BoundaryFacts` of an offer's latest change on `sitn.collection.boundaries`: what the
+    scheduler restores from, a few hundred bytes per offer."""
     return Outbound(
-        COLLECTION_STATE, entry.offer_id.encode(), encode_offer_entry(entry), tuple(headers)
+        COLLECTION_BOUNDARIES,
+        change.offer_id.encode(),
+        encode_boundary_facts(boundary_facts(change)),
     )
+
+
+def ledger_outputs(entry: OfferEntry) -> list[Outbound]:
+    """An offer's whole state as the collection stage leaves it: its boundary facts (if it has a
+    change) and its ledger record, last. For writers of a ledger from scratch (seeding, a
+    correction, a benchmark)."""
+    facts = [] if entry.latest is None else [boundaries_output(entry.latest)]
+    return [*facts, ledger_output(entry)]

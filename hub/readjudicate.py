@@ -20,7 +20,8 @@ Why this is safe with a single writer: the worker is the only other writer of
 `sitn.regional.changes` and numbers versions from the state it restored at start. A correction
 takes the offer's next version from the history read in step 2 while no worker runs, and is
 produced in one transaction with the offer's collection ledger entry moved to it
-(`sitn.collection.state`), which the collection stage reads back at its next start; the store
+(`sitn.collection.state`, and its boundary facts on `sitn.collection.boundaries` for the
+scheduler), which the collection stage reads back at its next start; the store
 projector and the diffusion projector read it like any regional change, so the store and the
 diffusers' feeds show it. The checks of step 5 close the window to the time between them and the
 last ack; do not start a worker while this command runs. Running it twice
@@ -40,6 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from hub.codec import DecodeError, decode_contribution, writer_schema_of
+from hub.collection_processor import ledger_outputs
 from hub.core.ledger import OfferEntry
 from hub.core.readjudication import (
     ContributionRecord,
@@ -64,7 +66,6 @@ from hub.wire import (
     decode_offer_entry,
     decode_regional_change,
     decode_rejection,
-    encode_offer_entry,
     encode_regional_change,
 )
 
@@ -331,9 +332,12 @@ async def _produce(changes: Sequence[RegionalChange], bootstrap: str) -> None:
                 sent.append(
                     await producer.send(REGIONAL_CHANGES, encode_regional_change(change), key=key)
                 )
-                sent.append(
-                    await producer.send(COLLECTION_STATE, encode_offer_entry(entry), key=key)
-                )
+                for out in ledger_outputs(entry):
+                    sent.append(
+                        await producer.send(
+                            out.topic, out.value, key=out.key, headers=list(out.headers)
+                        )
+                    )
             await asyncio.gather(*sent)
     finally:
         await producer.stop()

@@ -9,17 +9,19 @@ publishes a `Tick` at that boundary on `sitn.diffusion.ticks` (idempotent produc
 keyed by offer id), then looks for the next boundary. The diffusion projector turns each tick
 into feed entries dated at the boundary, so a replay of both topics reproduces them.
 
-Restarts: the state is rebuilt at start from the collection stage's ledger, the compacted
-`sitn.collection.state` (one record per offer: its latest change, written in the transaction that
-wrote the change, with that change's `BoundaryFacts` in a header, which is all the scheduler
-decodes and keeps), and the ticks topic (the latest tick of each offer): in proportion to the
-offers, not the history. The end offsets of `sitn.regional.changes` are taken first and followed
-from there; a change read twice (in the ledger and after those offsets) is taken once. A partition
-with a history but no ledger yet (a hub older than the ledger, until the collection stage seeds
-it) is read whole instead. So a restart neither loses a tick (a boundary passed while the hub was
-down is ticked at start, at its own instant) nor sends one again. A tick sent twice all the same
-(a publish that failed after the broker had it) is harmless: same offer, version and instant, so
-the projector evaluates nothing new, and a feed ignores an entry it already holds.
+Restarts: the state is rebuilt at start from the compacted `sitn.collection.boundaries` (one record
+per offer: the `BoundaryFacts` of its latest change, a few hundred bytes, written by the collection
+stage in the transaction that wrote the change), which is all the scheduler decodes and keeps, and
+the ticks topic: in proportion to the offers, not the history. The end offsets of
+`sitn.regional.changes` are taken first and followed from there; a change read twice (in the facts
+and after those offsets) is taken once. A partition never written on the facts topic (an older
+hub's, until the collection stage writes them from its ledger) is read from its ledger entries, and
+one with no ledger either but a history (older still) from its history. The cyclic garbage
+collector is paused while the state is built and its objects are frozen after
+(`hub.topic_reader.collector_paused`). So a restart neither loses a tick (a boundary passed while
+the hub was down is ticked at start, at its own instant) nor sends one again. A tick sent twice all
+the same (a publish that failed after the broker had it) is harmless: same offer, version and
+instant, so the projector evaluates nothing new, and a feed ignores an entry it already holds.
 
 Blocking work (decoding, computing boundaries, encoding) runs in a worker thread, never on the
 event loop.
@@ -33,19 +35,19 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from hub.collection.tasks import TaskAssignor
-from hub.collection_processor import BOUNDARIES_HEADER
 from hub.core.clock import Tick, TickSchedule
 from hub.core.diffusion_rules import BoundaryFacts, boundary_facts
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.kafka_clients import make_producer
-from hub.topic_reader import read_prefix, read_prefix_records
-from hub.topics import COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
+from hub.topic_reader import Prefix, collector_paused, read_prefix
+from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
 from hub.wire import (
     DecodeError,
     RecordError,
@@ -86,12 +88,14 @@ class Scheduler:
         changes_topic: str = REGIONAL_CHANGES,
         ticks_topic: str = DIFFUSION_TICKS,
         state_topic: str = COLLECTION_STATE,
+        facts_topic: str = COLLECTION_BOUNDARIES,
         group_id: str = "sitn-scheduler",
     ) -> None:
         self.bootstrap = bootstrap
         self.changes_topic = changes_topic  # the topics are named here so tests can isolate them
         self.ticks_topic = ticks_topic
         self.state_topic = state_topic
+        self.facts_topic = facts_topic
         self.registry = registry
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -158,48 +162,25 @@ class Scheduler:
             await producer.stop()
 
     async def _restore_assigned(self, consumer: AIOKafkaConsumer) -> None:
-        """The schedule of the assigned partitions, from the ledger and the ticks (module
-        docstring); the changes are followed from their end offsets taken before the ledger."""
+        """The schedule of the assigned partitions, from the boundary facts and the ticks
+        (module docstring); the changes are followed from their end offsets taken first."""
         started = time.perf_counter()
         assigned, self._assigned = self._assigned or set(), None
-        partitions = {tp.partition for tp in assigned}
+        partitions = sorted(tp.partition for tp in assigned)
         ends = await consumer.end_offsets(sorted(assigned)) if assigned else {}
         upto = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
-        ledger = await read_prefix_records(
-            self.bootstrap,
-            self.state_topic,
-            ledger_boundaries,
-            upto={(self.state_topic, p): 2**62 for p in partitions},
-            client_id=self.group_id,
-        )
-        changes: list[BoundaryFacts] = [c for c in ledger.values if c is not None]
-        source = "offers in the ledger"
-        # A partition whose ledger is empty beside a history (not seeded yet): its history.
-        bare = {
-            key: end
-            for key, end in upto.items()
-            if end > 0 and not ledger.positions.get(TopicPartition(self.state_topic, key[1]))
-        }
-        if bare:
-            history = await read_prefix(
+        with collector_paused():
+            changes, source = await self._read_facts(partitions, upto)
+            tick_ends = await read_prefix(
                 self.bootstrap,
-                self.changes_topic,
-                change_boundaries,
-                upto=bare,
+                self.ticks_topic,
+                decode_tick,
+                upto={(self.ticks_topic, p): 2**62 for p in partitions},
                 client_id=self.group_id,
             )
-            changes += history.values
-            source += f" and changes of {len(bare)} partition(s) with no ledger yet"
-        tick_ends = await read_prefix(
-            self.bootstrap,
-            self.ticks_topic,
-            decode_tick,
-            upto={(self.ticks_topic, p): 2**62 for p in partitions},
-            client_id=self.group_id,
-        )
-        read = time.perf_counter() - started
-        self.schedule = TickSchedule()
-        await asyncio.to_thread(self._restore_and_plan, changes, tick_ends.values)
+            read = time.perf_counter() - started
+            self.schedule = TickSchedule()
+            await asyncio.to_thread(self._restore_and_plan, changes, tick_ends.values)
         for tp in sorted(assigned):
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
@@ -215,6 +196,51 @@ class Scheduler:
             time.perf_counter() - started - read,
         )
         self.ready.set()
+
+    async def _read_facts(
+        self, partitions: list[int], upto: dict[tuple[str, int], int]
+    ) -> tuple[list[BoundaryFacts], str]:
+        """Each offer's facts, from `sitn.collection.boundaries`; for a partition never written
+        there (an older hub's, until the collection stage writes them), from its ledger entries;
+        for one with no ledger either but a history (older still), from its history."""
+        facts = await read_prefix(
+            self.bootstrap,
+            self.facts_topic,
+            decode_boundary_facts,
+            upto={(self.facts_topic, p): 2**62 for p in partitions},
+            client_id=self.group_id,
+        )
+        changes = list(facts.values)
+        source = "offers' boundary facts"
+        unwritten = [p for p in partitions if not _written(facts, self.facts_topic, p)]
+        if not unwritten:
+            return changes, source
+        ledger = await read_prefix(
+            self.bootstrap,
+            self.state_topic,
+            entry_boundaries,
+            upto={(self.state_topic, p): 2**62 for p in unwritten},
+            client_id=self.group_id,
+        )
+        changes += [c for c in ledger.values if c is not None]
+        source += f", ledger entries of {len(unwritten)} partition(s) with no facts yet"
+        bare = {
+            (self.changes_topic, p): upto[(self.changes_topic, p)]
+            for p in unwritten
+            if upto.get((self.changes_topic, p), 0) > 0
+            and not _written(ledger, self.state_topic, p)
+        }
+        if bare:
+            history = await read_prefix(
+                self.bootstrap,
+                self.changes_topic,
+                change_boundaries,
+                upto=bare,
+                client_id=self.group_id,
+            )
+            changes += history.values
+            source += f" and changes of {len(bare)} with no ledger yet"
+        return changes, source
 
     def _restore_and_plan(self, changes: list[BoundaryFacts], ticks: list[Tick]) -> None:
         """Restores, then computes every offer's next boundary, so ready means ready to tick."""
@@ -255,17 +281,18 @@ class Scheduler:
         self.observe(changes)
 
 
-def ledger_boundaries(record: ConsumerRecord) -> BoundaryFacts | None:
+def entry_boundaries(value: bytes | None) -> BoundaryFacts | None:
     """The boundary facts of the latest change an offer's ledger record holds (None: a
-    tombstone, or not created): from its header, or, for a record written before the header
-    existed, from the entry itself."""
-    for name, value in record.headers or ():
-        if name == BOUNDARIES_HEADER:
-            return decode_boundary_facts(value)
-    if record.value is None:
+    tombstone, or not created yet), decoding the whole entry."""
+    if value is None:
         return None
-    latest = decode_offer_entry(record.value).latest
+    latest = decode_offer_entry(value).latest
     return None if latest is None else boundary_facts(latest)
+
+
+def _written(prefix: Prefix[Any], topic: str, partition: int) -> bool:
+    """Whether a topic's partition was ever written (compaction keeps its end offset)."""
+    return prefix.positions.get(TopicPartition(topic, partition), 0) > 0
 
 
 def change_boundaries(value: bytes | None) -> BoundaryFacts:

@@ -22,13 +22,22 @@ DEADLETTER = "sitn.deadletter"
 CUSTOMER_DATA = "sitn.private.customer-data"
 DIFFUSION_TICKS = "sitn.diffusion.ticks"
 COLLECTION_STATE = "sitn.collection.state"
+COLLECTION_BOUNDARIES = "sitn.collection.boundaries"
 
 OFFER_PARTITIONS = 6
 # Keyed by offer id, so with the contributor topics they must share one partition count.
 OFFER_KEYED = frozenset(
-    {REGIONAL_CHANGES, REJECTIONS, CUSTOMER_DATA, DIFFUSION_TICKS, COLLECTION_STATE}
+    {
+        REGIONAL_CHANGES,
+        REJECTIONS,
+        CUSTOMER_DATA,
+        DIFFUSION_TICKS,
+        COLLECTION_STATE,
+        COLLECTION_BOUNDARIES,
+    }
 )
 _FOREVER = (("retention.ms", "-1"),)
+_COMPACTED = (("cleanup.policy", "compact"), ("min.compaction.lag.ms", "0"))
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
@@ -67,8 +76,11 @@ def hub_topics() -> list[TopicSpec]:
         TopicSpec(
             COLLECTION_STATE,
             partitions=OFFER_PARTITIONS,
-            config=(("cleanup.policy", "compact"), ("min.compaction.lag.ms", "0")),
+            config=_COMPACTED,
         ),
+        # Beside it, each offer's latest change's boundary facts, a few hundred bytes where the
+        # ledger record is kilobytes: all the scheduler reads to restore (same transaction).
+        TopicSpec(COLLECTION_BOUNDARIES, partitions=OFFER_PARTITIONS, config=_COMPACTED),
     ]
 
 

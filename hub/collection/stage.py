@@ -2,8 +2,9 @@
 
 Guarantees (docs/architecture.md, "Collection"):
 - **Atomic.** A task's outputs for a batch of inputs (regional changes, rejections, dead letters,
-  customer data), its ledger records on `sitn.collection.state` and the consumed offsets are
-  committed in one Kafka transaction. A failed send aborts it: the ledger is rolled back, the
+  customer data), its ledger records on `sitn.collection.state` (and each new change's boundary
+  facts on `sitn.collection.boundaries`) and the consumed offsets are committed in one Kafka
+  transaction. A failed send aborts it: the ledger is rolled back, the
   consumer goes back to the committed offsets, and the batch is tried again, one input at a time
   after a failure; an input whose outputs can never be sent is dead-lettered with the reason.
 - **Fenced.** Each task has its own transactional id (`<group>-<partition>`): the instance that
@@ -51,15 +52,18 @@ from hub.collection_processor import (
     Inbound,
     Outbound,
     Tally,
+    boundaries_output,
     dead_letter,
-    ledger_output,
+    ledger_outputs,
 )
+from hub.core.ledger import OfferEntry
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
 from hub.kafka_clients import ensure_topics
 from hub.topic_reader import read_prefix
 from hub.topics import (
+    COLLECTION_BOUNDARIES,
     COLLECTION_STATE,
     CONTRIB_PREFIX,
     OFFER_KEYED,
@@ -67,7 +71,7 @@ from hub.topics import (
     REGIONAL_CHANGES,
     contributor_topic_spec,
 )
-from hub.wire import decode_regional_change
+from hub.wire import decode_offer_entry, decode_regional_change
 
 __all__ = ["CONTRIBUTOR_PATTERN", "DEFAULT_DEADLINE_MS", "CollectionStage"]
 
@@ -410,9 +414,11 @@ class CollectionStage:
         started = time.monotonic()
         task = Task(partition, producer, processor, inputs)
         try:
-            offers = await read_ledger(self.bootstrap, partition, processor)
+            offers, facts_written = await read_ledger(self.bootstrap, partition, processor)
             if offers == 0:
                 offers = await seed_ledger(self.bootstrap, partition, processor, producer)
+            elif not facts_written:
+                await seed_boundaries(partition, processor, producer)
             for tp in sorted(inputs):
                 # Never committed: from offset 0, which the consumer's `earliest` reset moves to
                 # the log's start if records were deleted (asking for the start can stall for
@@ -498,9 +504,13 @@ async def check_partition_counts(bootstrap: str) -> None:
         )
 
 
-async def read_ledger(bootstrap: str, partition: int, processor: CollectionProcessor) -> int:
-    """Read partition `partition` of the state topic into `processor`, as raw bytes."""
+async def read_ledger(
+    bootstrap: str, partition: int, processor: CollectionProcessor
+) -> tuple[int, bool]:
+    """Read partition `partition` of the state topic into `processor`, as raw bytes; returns the
+    offers read and whether the partition of `sitn.collection.boundaries` was ever written."""
     tp = TopicPartition(COLLECTION_STATE, partition)
+    facts = TopicPartition(COLLECTION_BOUNDARIES, partition)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id="sitn-collection-restore",
@@ -513,14 +523,54 @@ async def read_ledger(bootstrap: str, partition: int, processor: CollectionProce
     try:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
+        ends = await consumer.end_offsets([tp, facts])
+        while await consumer.position(tp) < ends[tp]:
             batch = await consumer.getmany(tp, timeout_ms=1000, max_records=20_000)
             for record in batch.get(tp, []):
                 processor.restore_entry(record.key.decode(), record.value, _waiting(record))
     finally:
         await consumer.stop()
-    return len(processor.entries)
+    return len(processor.entries), ends[facts] > 0
+
+
+async def seed_boundaries(
+    partition: int, processor: CollectionProcessor, producer: AIOKafkaProducer
+) -> None:
+    """A ledger written before `sitn.collection.boundaries` existed: each offer's boundary facts
+    written once from its entry, in one transaction, so the scheduler need not decode entries.
+    The entries are decoded one at a time and not kept: the processor still holds bytes."""
+    outputs = await asyncio.to_thread(_boundaries_of, processor)
+    await _send_all(producer, partition, outputs)
+    log.warning(
+        "task %d: boundary facts of %d offers written from their ledger entries (a ledger "
+        "older than sitn.collection.boundaries); later restarts of the scheduler read them",
+        partition,
+        len(outputs),
+    )
+
+
+def _boundaries_of(processor: CollectionProcessor) -> list[Outbound]:
+    outputs: list[Outbound] = []
+    for offer_id in sorted(processor.entries):
+        known = processor.entries[offer_id]
+        entry = known if isinstance(known, OfferEntry) else decode_offer_entry(known)
+        if entry.latest is not None:
+            outputs.append(boundaries_output(entry.latest))
+    return outputs
+
+
+async def _send_all(producer: AIOKafkaProducer, partition: int, outputs: list[Outbound]) -> None:
+    """`outputs` in one transaction, on `partition` of their topics."""
+    await producer.begin_transaction()
+    try:
+        for out in outputs:
+            await producer.send(
+                out.topic, out.value, key=out.key, partition=partition, headers=list(out.headers)
+            )
+        await producer.commit_transaction()
+    except BaseException:
+        await _abort(producer)
+        raise
 
 
 async def seed_ledger(
@@ -539,16 +589,7 @@ async def seed_ledger(
     if not changes.values:
         return 0
     entries = await asyncio.to_thread(_seeded, processor, changes.values)
-    await producer.begin_transaction()
-    try:
-        for out in entries:
-            await producer.send(
-                out.topic, out.value, key=out.key, partition=partition, headers=list(out.headers)
-            )
-        await producer.commit_transaction()
-    except BaseException:
-        await _abort(producer)
-        raise
+    await _send_all(producer, partition, entries)
     log.warning(
         "task %d: ledger seeded from %d regional changes of %d offers (a history older than "
         "the ledger); later restarts read the ledger only",
@@ -561,7 +602,7 @@ async def seed_ledger(
 
 def _seeded(processor: CollectionProcessor, changes: list[RegionalChange]) -> list[Outbound]:
     processor.restore(changes)
-    return [ledger_output(processor.entry(o)) for o in sorted(processor.entries)]
+    return [out for o in sorted(processor.entries) for out in ledger_outputs(processor.entry(o))]
 
 
 def _waiting(record: ConsumerRecord) -> int | None:

@@ -18,6 +18,7 @@ import pytest
 
 from hub.collection_processor import CollectionProcessor
 from hub.core.contribution import Contribution, FieldGroupsChanged, OfferCreated, OfferDeleted
+from hub.core.diffusion_rules import boundary_facts
 from hub.core.offer import Media, OfferFields, OfferType, PriceLine, Prices
 from hub.core.registry import Organisation, OrgKind
 from hub.demo_run import prepare
@@ -25,8 +26,8 @@ from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.stages.groups import COLLECTION_GROUP
 from hub.topic_reader import read_prefix
-from hub.topics import COLLECTION_STATE, REGIONAL_CHANGES
-from hub.wire import decode_offer_entry
+from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, REGIONAL_CHANGES
+from hub.wire import decode_boundary_facts, decode_offer_entry, encode_offer_entry
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
 from tests.conftest import make_test_broker
 from tests.support.collection_support import (
@@ -316,3 +317,37 @@ def test_a_history_written_before_the_ledger_existed_seeds_it_once(
         r"ledger seeded from (\d+) regional changes of (\d+) offers", stage.output()
     )
     assert sum(int(offers) for _, offers in seeded) == len(offers)
+    # The facts the scheduler restores from, written with the seeded ledger and then by each change.
+    facts = asyncio.run(read_prefix(fresh_kafka, COLLECTION_BOUNDARIES, decode_boundary_facts))
+    newest = {f.offer_id: f for f in facts.values}
+    assert newest == {o: boundary_facts(v) for o, v in latest.items() if v is not None}
+
+
+def test_a_ledger_written_before_the_boundary_facts_existed_gets_them_once(
+    fresh_kafka: str, tmp_path: Path
+) -> None:
+    # What a hub of the previous step left: a ledger and no sitn.collection.boundaries.
+    offers = [f"HOTNOR014V9400{i:02d}" for i in range(12)]
+    judged = CollectionProcessor(load_normandy_registry(), load_normandy_territory())
+    for record in contribution_log(contribution_for(o, 1) for o in offers):
+        judged.process(record)
+    entries = [judged.entry(o) for o in offers]
+    ledger = [(COLLECTION_STATE, e.offer_id.encode(), encode_offer_entry(e)) for e in entries]
+    asyncio.run(produce(fresh_kafka, ledger))
+    stage = StageProcess(fresh_kafka, tmp_path / "hub")
+    stage.start()
+    try:
+        asyncio.run(wait_for(lambda: facts_of(fresh_kafka, len(offers)), 90, "the boundary facts"))
+    finally:
+        stage.stop()
+    facts = asyncio.run(read_prefix(fresh_kafka, COLLECTION_BOUNDARIES, decode_boundary_facts))
+    assert sorted(facts.values, key=lambda f: f.offer_id) == [
+        boundary_facts(e.latest) for e in entries if e.latest is not None
+    ]
+    written = re.findall(r"boundary facts of (\d+) offers written", stage.output())
+    assert sum(int(count) for count in written) == len(offers)
+
+
+async def facts_of(bootstrap: str, count: int) -> bool:
+    facts = await read_prefix(bootstrap, COLLECTION_BOUNDARIES, decode_boundary_facts)
+    return len(facts.values) >= count

@@ -1,9 +1,9 @@
 """The diffusion scheduler on the real broker, with a fake clock: ticks reach the tick topic once.
 
-Each test uses its own topics (regional changes, the collection ledger, ticks) so that its ticks
-reach no other test's projector; the scheduler takes the topic names for that reason. A change is
-published as the collection stage does: on the history and, as the offer's ledger entry, on the
-state topic.
+Each test uses its own topics (regional changes, the collection ledger and the boundary facts
+beside it, ticks) so that its ticks reach no other test's projector; the scheduler takes the topic
+names for that reason. A change is published as the collection stage does: on the history, its
+boundary facts on the facts topic and the offer's ledger entry on the state topic.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 
 from hub.codec import encode_record
-from hub.collection_processor import ledger_output
+from hub.collection_processor import ledger_outputs
 from hub.core.clock import Tick
 from hub.core.ledger import OfferEntry
 from hub.core.regional import RegionalChange
@@ -29,7 +29,7 @@ from hub.kafka_clients import (
 )
 from hub.scheduler import Scheduler
 from hub.topic_reader import read_prefix
-from hub.topics import OFFER_PARTITIONS
+from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, OFFER_PARTITIONS
 from hub.wire import decode_regional_change, decode_tick
 from tests.support.timed_offers import END_OF_SUMMER, SUMMER_PHOTO, FakeClock, offer, registry
 
@@ -42,17 +42,28 @@ WAIT_SECONDS = 60  # a bound on waiting for the broker, not a performance assert
 class Topics:
     changes: str
     state: str
+    facts: str
     ticks: str
+
+    def named(self, topic: str) -> str:
+        """This test's own topic for one of the hub's."""
+        return {COLLECTION_STATE: self.state, COLLECTION_BOUNDARIES: self.facts}[topic]
 
 
 async def fresh_topics(bootstrap: str) -> Topics:
     suffix = os.urandom(4).hex()
-    topics = Topics(f"test.regional.{suffix}", f"test.state.{suffix}", f"test.ticks.{suffix}")
+    topics = Topics(
+        f"test.regional.{suffix}",
+        f"test.state.{suffix}",
+        f"test.facts.{suffix}",
+        f"test.ticks.{suffix}",
+    )
     await ensure_topics(
         bootstrap,
         [
             TopicSpec(topics.changes, partitions=OFFER_PARTITIONS),
             TopicSpec(topics.state, partitions=OFFER_PARTITIONS),
+            TopicSpec(topics.facts, partitions=OFFER_PARTITIONS),
             TopicSpec(topics.ticks, OFFER_PARTITIONS),
         ],
     )
@@ -65,10 +76,11 @@ async def publish(
     change: RegionalChange,
     *,
     history: bool = True,
-    headers: bool = True,
+    facts: bool = True,
 ) -> None:
-    """`change` on the history (unless `history` is False) and as its offer's ledger entry, with
-    the headers the collection stage writes (unless `headers` is False: an older hub's)."""
+    """`change` on the history (unless `history` is False), its boundary facts (unless `facts`
+    is False: an older hub's ledger) and its offer's ledger entry, as the collection stage
+    writes them."""
     producer = make_producer(bootstrap)
     await producer.start()
     try:
@@ -76,10 +88,11 @@ async def publish(
         if history:
             value = encode_record("RegionalChange", change)
             await producer.send_and_wait(topics.changes, key=key, value=value)
-        out = ledger_output(OfferEntry(change.offer_id, change))
-        await producer.send_and_wait(
-            topics.state, key=key, value=out.value, headers=list(out.headers) if headers else None
-        )
+        for out in ledger_outputs(OfferEntry(change.offer_id, change)):
+            if facts or out.topic != COLLECTION_BOUNDARIES:
+                await producer.send_and_wait(
+                    topics.named(out.topic), key=key, value=out.value, headers=list(out.headers)
+                )
     finally:
         await producer.stop()
 
@@ -93,6 +106,7 @@ def scheduler_on(bootstrap: str, topics: Topics, clock: FakeClock) -> Scheduler:
         changes_topic=topics.changes,
         ticks_topic=topics.ticks,
         state_topic=topics.state,
+        facts_topic=topics.facts,
     )
 
 
@@ -177,13 +191,13 @@ async def test_a_restarted_scheduler_ticks_what_passed_while_down_and_nothing_tw
     assert restarted.due() == []
 
 
-@pytest.mark.parametrize("headers", [True, False], ids=["with-headers", "older-hub-records"])
-async def test_a_starting_scheduler_knows_the_offers_from_the_ledger_not_the_history(
-    kafka_bootstrap: str, headers: bool
+@pytest.mark.parametrize("facts", [True, False], ids=["boundary-facts", "older-hub-ledger"])
+async def test_a_starting_scheduler_knows_the_offers_from_the_collection_state_not_the_history(
+    kafka_bootstrap: str, facts: bool
 ) -> None:
     topics = await fresh_topics(kafka_bootstrap)
     change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
-    await publish(kafka_bootstrap, topics, change, history=False, headers=headers)
+    await publish(kafka_bootstrap, topics, change, history=False, facts=facts)
     sent = await first_tick_after_a_start(kafka_bootstrap, topics)
     assert (sent.offer_id, sent.version, sent.at) == (change.offer_id, 1, END_OF_SUMMER)
 

@@ -34,6 +34,7 @@ from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, RegionalStore, StoredRejection
 from hub.store_projector import stored
 from hub.topics import (
+    COLLECTION_BOUNDARIES,
     COLLECTION_STATE,
     OFFER_PARTITIONS,
     REGIONAL_CHANGES,
@@ -156,8 +157,11 @@ class Produced:
 
 
 def visible(outputs: Iterable[Outbound]) -> tuple[Outbound, ...]:
-    """What readers downstream see of some outputs: all but the ledger's own state records."""
-    return tuple(out for out in outputs if out.topic != COLLECTION_STATE)
+    """What readers downstream see of some outputs: all but the collection stage's own state
+    records (its ledger and the boundary facts beside it)."""
+    return tuple(
+        out for out in outputs if out.topic not in (COLLECTION_STATE, COLLECTION_BOUNDARIES)
+    )
 
 
 class OutputLog:

@@ -14,21 +14,19 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 
 from consumers.diffusion_projector import diffuse, diffuse_batch, timeline_parts
 from consumers.feeds.cursor import START
 from consumers.feeds.memory import InMemoryFeedStore
 from consumers.feeds.port import FeedEntry
 from hub.codec import DecodeError
-from hub.collection_processor import ledger_output
 from hub.core.clock import Evaluation, Kept, Tick, TickSchedule, Timeline
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.diffusion_rules import boundary_facts, next_boundary
 from hub.core.ledger import OfferEntry
 from hub.core.offer import OfferFields
 from hub.core.regional import OfferStatus, RegionalChange
-from hub.scheduler import Scheduler, ledger_boundaries
+from hub.scheduler import Scheduler, entry_boundaries
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, hub_topics
 from hub.wire import decode_tick, encode_offer_entry, encode_tick
 from tests.support.timed_offers import (
@@ -145,38 +143,12 @@ def test_a_scheduler_given_only_the_boundary_facts_ticks_as_one_given_the_change
     assert facts.due() == whole.due() != []
 
 
-def test_the_scheduler_reads_a_ledger_record_by_its_boundaries_header_alone() -> None:
-    out = ledger_output(OfferEntry(offer().offer_id, offer(version=3)))
-    with_header = ledger_record(out.value, out.headers)
-    assert ledger_boundaries(with_header) == boundary_facts(offer(version=3))
-    # The header is what is read: the entry's bytes are not even decoded.
-    assert ledger_boundaries(ledger_record(b"not an entry", out.headers)) == boundary_facts(
-        offer(version=3)
-    )
-
-
-def test_a_ledger_record_written_before_the_boundaries_header_is_read_from_its_entry() -> None:
+def test_a_ledger_entry_gives_the_boundary_facts_of_its_latest_change() -> None:
     entry = encode_offer_entry(OfferEntry(offer().offer_id, offer(version=3)))
-    assert ledger_boundaries(ledger_record(entry, ())) == boundary_facts(offer(version=3))
-    assert ledger_boundaries(ledger_record(None, ())) is None  # a tombstone
+    assert entry_boundaries(entry) == boundary_facts(offer(version=3))
+    assert entry_boundaries(None) is None  # a tombstone
     waiting = encode_offer_entry(OfferEntry(offer().offer_id))
-    assert ledger_boundaries(ledger_record(waiting, ())) is None  # an offer not created yet
-
-
-def ledger_record(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> ConsumerRecord:
-    return ConsumerRecord(
-        topic="sitn.collection.state",
-        partition=0,
-        offset=0,
-        timestamp=0,
-        timestamp_type=0,
-        key=offer().offer_id.encode(),
-        value=value,
-        checksum=None,
-        serialized_key_size=0,
-        serialized_value_size=0,
-        headers=tuple(headers),
-    )
+    assert entry_boundaries(waiting) is None  # an offer not created yet
 
 
 def test_a_restored_scheduler_ticks_a_boundary_passed_while_the_hub_was_down() -> None:

@@ -24,14 +24,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.collection_processor import BOUNDARIES_HEADER, CollectionProcessor
-from hub.core.contribution import OfferCreated, OfferDeleted
+from hub.collection_processor import CollectionProcessor
+from hub.core.contribution import FieldGroupsChanged, OfferDeleted
 from hub.core.diffusion_rules import boundary_facts
-from hub.core.offer import OfferType
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
 from hub.store import InMemoryStore, RegionalStore, SqlStore, StoredRejection
-from hub.topics import COLLECTION_STATE, REGIONAL_CHANGES, REJECTIONS
+from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, REGIONAL_CHANGES, REJECTIONS
 from hub.wire import (
     decode_boundary_facts,
     decode_offer_entry,
@@ -116,7 +115,7 @@ def test_a_partial_acceptance_emits_its_rejection_before_its_change() -> None:
     assert partly_accepted()
     for i in partly_accepted():
         topics = [o.topic for o in outputs[i]]
-        assert topics == [REJECTIONS, REGIONAL_CHANGES, COLLECTION_STATE]
+        assert topics == [REJECTIONS, REGIONAL_CHANGES, COLLECTION_BOUNDARIES, COLLECTION_STATE]
 
 
 def test_every_verdict_that_changes_an_offers_ledger_emits_its_new_entry_last() -> None:
@@ -127,23 +126,25 @@ def test_every_verdict_that_changes_an_offers_ledger_emits_its_new_entry_last() 
             assert outputs[-1].topic == COLLECTION_STATE
 
 
-def test_each_ledger_record_of_an_offer_carries_the_boundary_facts_of_its_latest_change() -> None:
+def test_each_new_change_writes_its_boundary_facts_just_before_its_ledger_entry() -> None:
     for outputs in reference_run().outputs:
+        topics = [o.topic for o in outputs]
         changes = [o for o in outputs if o.topic == REGIONAL_CHANGES]
-        for state in (o for o in outputs if o.topic == COLLECTION_STATE):
-            latest = decode_offer_entry(state.value).latest
-            headers = dict(state.headers)
-            if latest is None:
-                assert BOUNDARIES_HEADER not in headers
-                continue
-            assert decode_boundary_facts(headers[BOUNDARIES_HEADER]) == boundary_facts(latest)
-            if changes:
-                assert latest == decode_regional_change(changes[-1].value)
+        if not changes:
+            assert COLLECTION_BOUNDARIES not in topics  # a rejection or a wait: facts unchanged
+            continue
+        facts, state = outputs[-2:]
+        assert (facts.topic, state.topic) == (COLLECTION_BOUNDARIES, COLLECTION_STATE)
+        assert facts.key == state.key == changes[-1].key
+        latest = decode_regional_change(changes[-1].value)
+        assert decode_offer_entry(state.value).latest == latest
+        assert decode_boundary_facts(facts.value) == boundary_facts(latest)
 
 
 def test_a_ledger_record_too_large_only_with_its_headers_is_refused_as_too_large() -> None:
-    creation = contribution("cdt-calvados", OfferCreated(OfferType.HOT, offer_fields()))
-    (record,) = contribution_log([creation])
+    # A change to an offer not created yet waits: its entry's record carries the waiting header.
+    early = contribution("ot-deauville", FieldGroupsChanged(offer_fields()))
+    (record,) = contribution_log([early])
     state = next(o for o in new_processor().process(record) if o.topic == COLLECTION_STATE)
     assert state.size > len(state.value)
     strict = CollectionProcessor(
