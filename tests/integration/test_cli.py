@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
+from hub.cli import COMMANDS, app
 from tests.conftest import free_port
 
 
@@ -16,6 +18,36 @@ def test_help_lists_the_command_groups_and_environment_variables() -> None:
     assert result.exit_code == 0
     for word in ("kafka", "topics", "KAFKA_BOOTSTRAP_SERVERS", "SITN_HOME"):
         assert word in result.output
+
+
+def test_every_listed_command_has_its_own_help() -> None:
+    listed = CliRunner().invoke(app, ["--help"]).output
+    for name in COMMANDS:
+        assert name in listed
+        result = CliRunner().invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Usage:" in result.output
+
+
+def test_an_unknown_command_is_refused_with_the_usage() -> None:
+    result = CliRunner().invoke(app, ["wroker"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output
+
+
+def test_a_stage_process_loads_no_database_http_or_web_library() -> None:
+    # `sitn worker --stage scheduler` as the supervisor runs it, up to its first line of work.
+    probe = (
+        "import sys; from hub.cli import main; sys.argv = ['sitn', 'worker', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from hub.stages.roots import STAGES; import hub.scheduler, hub.registry.follower\n"
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'aiohttp', 'starlette') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-1]
+    assert loaded == "[]"
 
 
 def test_kafka_help_lists_its_four_commands() -> None:
