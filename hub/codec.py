@@ -6,9 +6,11 @@ fingerprint names the writer schema, so no schema registry is needed: every rele
 is kept in ``schemas/history/<Name>/v<N>.avsc`` and a message written with any of them is read
 with the current reader schema through Avro schema resolution.
 
-The current schemas are the ``schemas/*.avsc`` files; a named type (``OfferFields`` and its parts)
-is defined once and referenced by name from the other files, and each record's schema is made
-standalone by inlining every referenced definition at its first use.
+The current schemas are the ``schemas/<Name>.avsc`` files; a shared named type (``OfferFields``
+and its parts) is defined once, in ``schemas/<fullname>.avsc``, and referenced by name from the
+other files. Each record's schema is loaded standalone by fastavro's named-schema loading
+(``fastavro.schema.load_schema``, which defines a referenced type at its first use), so a third
+party loads the same files as they are.
 
 Model values (`encode_record`) are converted by `hub.records`, which refuses naive datetimes on
 the way, and reach fastavro with each optional value tagged with its union branch, which spares
@@ -40,8 +42,9 @@ from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 import fastavro
+from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
+from fastavro.schema import UnknownType, load_schema, parse_schema, to_parsing_canonical_form
 from fastavro.schema import fingerprint as _fastavro_fingerprint
-from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from hub.core.contribution import Contribution, CustomerRecord
 from hub.records import (
@@ -423,26 +426,49 @@ class _Catalog:
     by_fingerprint: Mapping[bytes, WriterSchema]
 
 
+class _PackageSchemas(AbstractSchemaRepository):
+    """fastavro's named-schema loading over the `schemas` package: a type named `X` is read from
+    `X.avsc` (a record from `<Name>.avsc`, a shared type from `<fullname>.avsc`, fastavro's own
+    convention, so `fastavro.schema.load_schema("schemas/Contribution.avsc")` loads as is)."""
+
+    def __init__(self, root: Traversable) -> None:
+        self.root = root
+
+    def load(self, name: str) -> Any:
+        entry = self.root.joinpath(f"{name}.avsc")
+        if not entry.is_file():
+            raise SchemaRepositoryError(f"schemas/{name}.avsc does not exist")
+        return json.loads(entry.read_text(encoding="utf-8"))
+
+
+def _load_current(repository: _PackageSchemas, name: str) -> dict[str, Any]:
+    """Record `name`'s current schema, standalone: every named type it references is defined at
+    its first use (by fastavro's loader, from the files of `schemas/`)."""
+    try:
+        loaded = load_schema(name, repo=repository, _write_hint=False)
+    except (SchemaRepositoryError, UnknownType) as error:
+        raise RuntimeError(
+            f"schemas/{name}.avsc does not load ({error}); a named type it references must be "
+            "defined in schemas/<its full name>.avsc, e.g. org.sitn.hub.OfferFields.avsc"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise RuntimeError(f"schemas/{name}.avsc is not a record schema")
+    return loaded
+
+
 @cache
 def _catalog() -> _Catalog:
     root = resources.files(_SCHEMA_PACKAGE)
-    sources = {
-        entry.name.removesuffix(".avsc"): json.loads(entry.read_text(encoding="utf-8"))
-        for entry in sorted(root.iterdir(), key=lambda entry: entry.name)
-        if entry.is_file() and entry.name.endswith(".avsc")
-    }
-    missing = [name for name in RECORD_NAMES if name not in sources]
+    missing = [name for name in RECORD_NAMES if not root.joinpath(f"{name}.avsc").is_file()]
     if missing:
         raise RuntimeError(f"schemas package lacks {', '.join(missing)}.avsc: a broken install")
-    definitions: dict[str, Any] = {}
-    for source in sources.values():
-        _collect_definitions(source, None, definitions)
+    repository = _PackageSchemas(root)
     released = {
         name: tuple(_released(root.joinpath(_HISTORY, name), name)) for name in RECORD_NAMES
     }
     current = {}
     for name in RECORD_NAMES:
-        schema = _writer_schema(name, None, _standalone(sources[name], None, set(), definitions))
+        schema = _writer_schema(name, None, _load_current(repository, name))
         # The current schema is the released version with its fingerprint, if there is one.
         same = [old.version for old in released[name] if old.fingerprint == schema.fingerprint]
         current[name] = dataclasses.replace(schema, version=same[-1]) if same else schema
@@ -475,78 +501,3 @@ def _released(folder: Traversable, name: str) -> Iterator[WriterSchema]:
 def _writer_schema(name: str, version: int | None, definition: dict[str, Any]) -> WriterSchema:
     parsed = parse_schema(copy.deepcopy(definition), {})
     return WriterSchema(name, version, _fingerprint(parsed), definition, parsed)
-
-
-def _fullname(name: str, namespace: str | None) -> str:
-    return name if "." in name or not namespace else f"{namespace}.{name}"
-
-
-def _namespace_of(fullname: str) -> str | None:
-    return fullname.rpartition(".")[0] or None
-
-
-def _collect_definitions(schema: Any, namespace: str | None, out: dict[str, Any]) -> None:
-    """Every named type defined in `schema`, by fullname, each with an explicit namespace."""
-    if isinstance(schema, list):
-        for branch in schema:
-            _collect_definitions(branch, namespace, out)
-        return
-    if not isinstance(schema, dict):
-        return
-    kind = schema.get("type")
-    if kind in _NAMED:
-        fullname = _fullname(schema["name"], schema.get("namespace", namespace))
-        if fullname in out:
-            raise RuntimeError(f"named type {fullname} is defined twice in schemas/")
-        out[fullname] = schema
-        namespace = _namespace_of(fullname)
-        for item in schema.get("fields", ()):
-            _collect_definitions(item["type"], namespace, out)
-    elif kind == "array":
-        _collect_definitions(schema["items"], namespace, out)
-    elif kind == "map":
-        _collect_definitions(schema["values"], namespace, out)
-    elif isinstance(kind, dict | list):
-        _collect_definitions(kind, namespace, out)
-
-
-def _standalone(schema: Any, namespace: str | None, defined: set[str], table: Any) -> Any:
-    """`schema` with every named type it references defined inline at its first use.
-
-    References are written as fullnames and definitions carry explicit namespaces, so the result
-    reads the same wherever a definition came from.
-    """
-    if isinstance(schema, list):
-        return [_standalone(branch, namespace, defined, table) for branch in schema]
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return schema
-        fullname = _fullname(schema, namespace)
-        if fullname in defined:
-            return fullname
-        if fullname not in table:
-            raise RuntimeError(f"schemas/ references {fullname}, which no .avsc file defines")
-        return _standalone(table[fullname], _namespace_of(fullname), defined, table)
-    kind = schema.get("type")
-    out = dict(schema)
-    if kind in _NAMED:
-        fullname = _fullname(schema["name"], schema.get("namespace", namespace))
-        if fullname in defined:
-            return fullname
-        defined.add(fullname)
-        namespace = _namespace_of(fullname)
-        out["name"] = fullname.rpartition(".")[2]
-        if namespace:
-            out["namespace"] = namespace
-        if "fields" in schema:
-            out["fields"] = [
-                {**item, "type": _standalone(item["type"], namespace, defined, table)}
-                for item in schema["fields"]
-            ]
-    elif kind == "array":
-        out["items"] = _standalone(schema["items"], namespace, defined, table)
-    elif kind == "map":
-        out["values"] = _standalone(schema["values"], namespace, defined, table)
-    elif isinstance(kind, dict | list):
-        out["type"] = _standalone(kind, namespace, defined, table)
-    return out

@@ -7,6 +7,7 @@ recorded beside it; so an incompatible schema change fails here before it reache
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import typing
@@ -15,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import fastavro.schema
 import pytest
 
 from hub import codec
@@ -34,6 +36,33 @@ RELEASED = [
 
 def _released(name: str, version: int | None) -> codec.WriterSchema:
     return next(s for s in codec.released_schemas(name) if s.version == version)
+
+
+# ------------------------------------------------------ the files as a third party has them
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMAS.glob("*.avsc")), ids=lambda path: path.name)
+def test_every_schema_file_loads_as_it_is_with_fastavro(path: Path) -> None:
+    assert fastavro.schema.load_schema(str(path))
+
+
+@pytest.mark.parametrize("record_name", codec.RECORD_NAMES)
+def test_a_third_party_loading_a_records_file_reads_the_hubs_bytes(record_name: str) -> None:
+    loaded = fastavro.schema.load_schema(str(SCHEMAS / f"{record_name}.avsc"))
+    current = codec.current_schema(record_name)
+    assert codec.schema_fingerprint(loaded) == current.fingerprint
+    golden = sorted((GOLDEN / record_name / f"v{current.version}").glob("*.bin"))
+    assert golden
+    for fixture in golden:
+        data = fixture.read_bytes()
+        body = io.BytesIO(data[codec.HEADER_SIZE :])
+        # Read as the codec reads: a union of records says which record it holds.
+        read = fastavro.schemaless_reader(
+            body, loaded, None, return_record_name=True, return_record_name_override=True
+        )
+        assert read == codec.decode(record_name, data)
 
 
 # ---------------------------------------------------------------- history
