@@ -9,19 +9,23 @@ publishes a `Tick` at that boundary on `sitn.diffusion.ticks` (idempotent produc
 keyed by offer id), then looks for the next boundary. The diffusion projector turns each tick
 into feed entries dated at the boundary, so a replay of both topics reproduces them.
 
-Restarts: the state is rebuilt at start from the compacted `sitn.collection.boundaries` (one record
-per offer: the `BoundaryFacts` of its latest change, a few hundred bytes, written by the collection
-stage in the transaction that wrote the change), which is all the scheduler decodes and keeps, and
-the ticks topic: in proportion to the offers, not the history. The end offsets of
+Restarts: the state is rebuilt at start from two compacted topics, in proportion to the offers, not
+the history: `sitn.collection.boundaries` (one record per offer: the `BoundaryFacts` of its latest
+change, a few hundred bytes, written by the collection stage in the transaction that wrote the
+change), which is all the scheduler decodes and keeps of the changes, and its own
+`sitn.scheduler.state` (each offer's latest tick, written once the broker holds that tick on
+`sitn.diffusion.ticks`, which keeps every tick for replays). The end offsets of
 `sitn.regional.changes` are taken first and followed from there; a change read twice (in the facts
 and after those offsets) is taken once. A partition never written on the facts topic (an older
 hub's, until the collection stage writes them from its ledger) is read from its ledger entries, and
-one with no ledger either but a history (older still) from its history. The cyclic garbage
-collector is paused while the state is built and its objects are frozen after
-(`hub.topic_reader.collector_paused`). So a restart neither loses a tick (a boundary passed while
-the hub was down is ticked at start, at its own instant) nor sends one again. A tick sent twice all
-the same (a publish that failed after the broker had it) is harmless: same offer, version and
-instant, so the projector evaluates nothing new, and a feed ignores an entry it already holds.
+one with no ledger either but a history (older still) from its history; a partition never written
+on the state topic is read from the ticks topic, and its latest ticks are written to the state
+topic. The cyclic garbage collector is paused while the state is built and its objects are frozen
+after (`hub.topic_reader.collector_paused`). So a restart neither loses a tick (a boundary passed
+while the hub was down is ticked at start, at its own instant) nor sends one again, but for a tick
+sent just before a crash and not yet noted on the state topic. A tick sent twice (that one, or a
+publish that failed after the broker had it) is harmless: same offer, version and instant, so the
+projector evaluates nothing new, and a feed ignores an entry it already holds.
 
 Blocking work (decoding, computing boundaries, encoding) runs in a worker thread, never on the
 event loop.
@@ -47,7 +51,13 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.kafka_clients import make_producer
 from hub.topic_reader import Prefix, collector_paused, read_prefix
-from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, DIFFUSION_TICKS, REGIONAL_CHANGES
+from hub.topics import (
+    COLLECTION_BOUNDARIES,
+    COLLECTION_STATE,
+    DIFFUSION_TICKS,
+    REGIONAL_CHANGES,
+    SCHEDULER_STATE,
+)
 from hub.wire import (
     DecodeError,
     RecordError,
@@ -89,6 +99,7 @@ class Scheduler:
         ticks_topic: str = DIFFUSION_TICKS,
         state_topic: str = COLLECTION_STATE,
         facts_topic: str = COLLECTION_BOUNDARIES,
+        state_ticks_topic: str = SCHEDULER_STATE,
         group_id: str = "sitn-scheduler",
     ) -> None:
         self.bootstrap = bootstrap
@@ -96,6 +107,7 @@ class Scheduler:
         self.ticks_topic = ticks_topic
         self.state_topic = state_topic
         self.facts_topic = facts_topic
+        self.state_ticks_topic = state_ticks_topic
         self.registry = registry
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -145,7 +157,7 @@ class Scheduler:
             try:
                 while not stop.is_set():
                     if self._assigned is not None:
-                        await self._restore_assigned(consumer)
+                        await self._restore_assigned(consumer, producer)
                     await self.publish_due(producer)
                     batch = await consumer.getmany(
                         timeout_ms=int(self.poll_seconds * 1000), max_records=2000
@@ -161,7 +173,9 @@ class Scheduler:
         finally:
             await producer.stop()
 
-    async def _restore_assigned(self, consumer: AIOKafkaConsumer) -> None:
+    async def _restore_assigned(
+        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer
+    ) -> None:
         """The schedule of the assigned partitions, from the boundary facts and the ticks
         (module docstring); the changes are followed from their end offsets taken first."""
         started = time.perf_counter()
@@ -171,16 +185,10 @@ class Scheduler:
         upto = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
         with collector_paused():
             changes, source = await self._read_facts(partitions, upto)
-            tick_ends = await read_prefix(
-                self.bootstrap,
-                self.ticks_topic,
-                decode_tick,
-                upto={(self.ticks_topic, p): 2**62 for p in partitions},
-                client_id=self.group_id,
-            )
+            ticks = await self._read_ticks(partitions, producer)
             read = time.perf_counter() - started
             self.schedule = TickSchedule()
-            await asyncio.to_thread(self._restore_and_plan, changes, tick_ends.values)
+            await asyncio.to_thread(self._restore_and_plan, changes, ticks)
         for tp in sorted(assigned):
             consumer.seek(tp, ends[tp])
         consumer.resume(*assigned)
@@ -191,11 +199,57 @@ class Scheduler:
             len(assigned),
             len(changes),
             source,
-            len(tick_ends.values),
+            len(ticks),
             read,
             time.perf_counter() - started - read,
         )
         self.ready.set()
+
+    async def _read_ticks(self, partitions: list[int], producer: AIOKafkaProducer) -> list[Tick]:
+        """Each offer's latest tick, from `sitn.scheduler.state`; for a partition never written
+        there but with ticks (an older hub's), from the ticks topic, whose latest tick per offer is
+        then written to the state topic so the next start reads only that."""
+        state = await read_prefix(
+            self.bootstrap,
+            self.state_ticks_topic,
+            decode_tick,
+            upto={(self.state_ticks_topic, p): 2**62 for p in partitions},
+            client_id=self.group_id,
+        )
+        ticks = list(state.values)
+        unwritten = [p for p in partitions if not _written(state, self.state_ticks_topic, p)]
+        if not unwritten:
+            return ticks
+        history = await read_prefix(
+            self.bootstrap,
+            self.ticks_topic,
+            decode_tick,
+            upto={(self.ticks_topic, p): 2**62 for p in unwritten},
+            client_id=self.group_id,
+        )
+        if history.values:
+            latest = _latest_ticks(history.values)
+            await self._note_sent(producer, latest)
+            log.warning(
+                "scheduler: %d ticks of %d partition(s) read from %s (no %s yet); the latest of "
+                "each of %d offers written there for next time",
+                len(history.values),
+                len(unwritten),
+                self.ticks_topic,
+                self.state_ticks_topic,
+                len(latest),
+            )
+        return ticks + history.values
+
+    async def _note_sent(self, producer: AIOKafkaProducer, ticks: list[Tick]) -> None:
+        """`ticks` on the compacted state topic, once the broker holds them on the ticks topic."""
+        deliveries = [
+            await producer.send(
+                self.state_ticks_topic, key=tick.offer_id.encode(), value=encode_tick(tick)
+            )
+            for tick in ticks
+        ]
+        await asyncio.gather(*deliveries)
 
     async def _read_facts(
         self, partitions: list[int], upto: dict[tuple[str, int], int]
@@ -248,7 +302,8 @@ class Scheduler:
         self.schedule.next_due(self.registry())
 
     async def publish_due(self, producer: AIOKafkaProducer) -> list[Tick]:
-        """Sends the due ticks and waits until the broker holds every one of them.
+        """Sends the due ticks, waits until the broker holds every one of them, then notes them
+        on the state topic.
 
         The schedule takes a tick in before it is sent; if sending fails the error stops the
         scheduler, and the restart rebuilds the schedule from the topics, so the tick goes again.
@@ -259,6 +314,7 @@ class Scheduler:
             for tick, value in due
         ]
         await asyncio.gather(*deliveries)
+        await self._note_sent(producer, [tick for tick, _ in due])
         for tick, _ in due:
             tick_log.info(
                 "tick %s v%d at %s: %s", tick.offer_id, tick.version, tick.at, tick.reason
@@ -288,6 +344,16 @@ def entry_boundaries(value: bytes | None) -> BoundaryFacts | None:
         return None
     latest = decode_offer_entry(value).latest
     return None if latest is None else boundary_facts(latest)
+
+
+def _latest_ticks(ticks: Iterable[Tick]) -> list[Tick]:
+    """The latest tick of each offer (by version, then instant), by offer id."""
+    latest: dict[str, Tick] = {}
+    for tick in ticks:
+        known = latest.get(tick.offer_id)
+        if known is None or (tick.version, tick.at) > (known.version, known.at):
+            latest[tick.offer_id] = tick
+    return [latest[offer_id] for offer_id in sorted(latest)]
 
 
 def _written(prefix: Prefix[Any], topic: str, partition: int) -> bool:

@@ -23,6 +23,7 @@ CUSTOMER_DATA = "sitn.private.customer-data"
 DIFFUSION_TICKS = "sitn.diffusion.ticks"
 COLLECTION_STATE = "sitn.collection.state"
 COLLECTION_BOUNDARIES = "sitn.collection.boundaries"
+SCHEDULER_STATE = "sitn.scheduler.state"
 
 OFFER_PARTITIONS = 6
 # Keyed by offer id, so with the contributor topics they must share one partition count.
@@ -34,6 +35,7 @@ OFFER_KEYED = frozenset(
         DIFFUSION_TICKS,
         COLLECTION_STATE,
         COLLECTION_BOUNDARIES,
+        SCHEDULER_STATE,
     }
 )
 _FOREVER = (("retention.ms", "-1"),)
@@ -81,6 +83,9 @@ def hub_topics() -> list[TopicSpec]:
         # Beside it, each offer's latest change's boundary facts, a few hundred bytes where the
         # ledger record is kilobytes: all the scheduler reads to restore (same transaction).
         TopicSpec(COLLECTION_BOUNDARIES, partitions=OFFER_PARTITIONS, config=_COMPACTED),
+        # The scheduler's own: each offer's latest tick, so a start reads one tick per offer, not
+        # every tick ever sent (sitn.diffusion.ticks is kept forever, for replays).
+        TopicSpec(SCHEDULER_STATE, partitions=OFFER_PARTITIONS, config=_COMPACTED),
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -44,6 +44,7 @@ class Topics:
     state: str
     facts: str
     ticks: str
+    ticked: str  # the scheduler's state: each offer's latest tick
 
     def named(self, topic: str) -> str:
         """This test's own topic for one of the hub's."""
@@ -57,6 +58,7 @@ async def fresh_topics(bootstrap: str) -> Topics:
         f"test.state.{suffix}",
         f"test.facts.{suffix}",
         f"test.ticks.{suffix}",
+        f"test.ticked.{suffix}",
     )
     await ensure_topics(
         bootstrap,
@@ -65,6 +67,7 @@ async def fresh_topics(bootstrap: str) -> Topics:
             TopicSpec(topics.state, partitions=OFFER_PARTITIONS),
             TopicSpec(topics.facts, partitions=OFFER_PARTITIONS),
             TopicSpec(topics.ticks, OFFER_PARTITIONS),
+            TopicSpec(topics.ticked, OFFER_PARTITIONS),
         ],
     )
     return topics
@@ -107,6 +110,7 @@ def scheduler_on(bootstrap: str, topics: Topics, clock: FakeClock) -> Scheduler:
         ticks_topic=topics.ticks,
         state_topic=topics.state,
         facts_topic=topics.facts,
+        state_ticks_topic=topics.ticked,
     )
 
 
@@ -226,3 +230,47 @@ async def first_tick_after_a_start(bootstrap: str, topics: Topics) -> Tick:
     finally:
         await stopped(stop, running)
     return sent
+
+
+async def test_a_restart_reads_each_offers_latest_tick_from_the_state_topic_and_sends_none_again(
+    kafka_bootstrap: str,
+) -> None:
+    topics = await fresh_topics(kafka_bootstrap)
+    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
+    await publish(kafka_bootstrap, topics, change)
+    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
+    noted = await read_prefix(kafka_bootstrap, topics.ticked, decode_tick)
+    assert noted.values == [sent]
+    await a_quiet_start(kafka_bootstrap, topics)
+    ticks = await read_prefix(kafka_bootstrap, topics.ticks, decode_tick)
+    assert ticks.values == [sent]
+
+
+async def test_ticks_of_an_older_hub_with_no_state_topic_are_read_and_noted_once(
+    kafka_bootstrap: str,
+) -> None:
+    topics = await fresh_topics(kafka_bootstrap)
+    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
+    await publish(kafka_bootstrap, topics, change)
+    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
+    older = replace(topics, ticked=f"{topics.ticked}.empty")  # as if it never existed
+    await ensure_topics(kafka_bootstrap, [TopicSpec(older.ticked, partitions=OFFER_PARTITIONS)])
+    await a_quiet_start(kafka_bootstrap, older)
+    ticks = await read_prefix(kafka_bootstrap, topics.ticks, decode_tick)
+    assert ticks.values == [sent]  # known from the ticks topic: not sent again
+    noted = await read_prefix(kafka_bootstrap, older.ticked, decode_tick)
+    assert noted.values == [sent]
+
+
+async def a_quiet_start(bootstrap: str, topics: Topics) -> None:
+    """A scheduler started a day after the end of summer, stopped after some polls once ready."""
+    scheduler = scheduler_on(bootstrap, topics, FakeClock(END_OF_SUMMER + timedelta(days=1)))
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler.run(stop))
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await scheduler.ready.wait()
+        await asyncio.sleep(1.0)  # ten polls of 0.1 s: room to send what it would send
+    finally:
+        await stopped(stop, running)
+    assert scheduler.tally.ticks == 0
