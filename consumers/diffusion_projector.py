@@ -47,8 +47,9 @@ from hub.core.diffusion import DiffusionChange
 from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
+from hub.garbage_collector import collector_paused
 from hub.stages.runner import Batch, Poison, Positions, SinkRunner
-from hub.topic_reader import collector_paused, read_prefix
+from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition
 from hub.wire import (
     DecodeError,
@@ -259,7 +260,9 @@ class DiffusionProjector:
         partitions = sorted({tp.partition for tp in assigned})
         self.timeline = Timeline()
         self.views = FeedViews()
-        with collector_paused():  # hundreds of thousands of long-lived objects: hub.topic_reader
+        with (
+            collector_paused()
+        ):  # hundreds of thousands of long-lived objects: hub.garbage_collector
             # Without the changes' bytes: a change is read and decoded when a tick first needs it.
             rows = await asyncio.to_thread(
                 functools.partial(self.feeds.timeline, partitions, changes=False)

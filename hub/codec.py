@@ -43,7 +43,13 @@ from typing import Any, Final
 
 import fastavro
 from fastavro.repository.base import AbstractSchemaRepository, SchemaRepositoryError
-from fastavro.schema import UnknownType, load_schema, parse_schema, to_parsing_canonical_form
+from fastavro.schema import (
+    SchemaParseException,
+    UnknownType,
+    load_schema,
+    parse_schema,
+    to_parsing_canonical_form,
+)
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 
 from hub.core.contribution import Contribution, CustomerRecord
@@ -446,7 +452,7 @@ def _load_current(repository: _PackageSchemas, name: str) -> dict[str, Any]:
     its first use (by fastavro's loader, from the files of `schemas/`)."""
     try:
         loaded = load_schema(name, repo=repository, _write_hint=False)
-    except (SchemaRepositoryError, UnknownType) as error:
+    except (SchemaRepositoryError, UnknownType, SchemaParseException) as error:
         raise RuntimeError(
             f"schemas/{name}.avsc does not load ({error}); a named type it references must be "
             "defined in schemas/<its full name>.avsc, e.g. org.sitn.hub.OfferFields.avsc"

@@ -21,7 +21,7 @@ hub's, until the collection stage writes them from its ledger) is read from its 
 one with no ledger either but a history (older still) from its history; a partition never written
 on the state topic is read from the ticks topic, and its latest ticks are written to the state
 topic. The cyclic garbage collector is paused while the state is built and its objects are frozen
-after (`hub.topic_reader.collector_paused`). So a restart neither loses a tick (a boundary passed
+after (`hub.garbage_collector`). So a restart neither loses a tick (a boundary passed
 while the hub was down is ticked at start, at its own instant) nor sends one again, but for a tick
 sent just before a crash and not yet noted on the state topic. A tick sent twice (that one, or a
 publish that failed after the broker had it) is harmless: same offer, version and instant, so the
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -49,8 +49,9 @@ from hub.core.clock import Tick, TickSchedule
 from hub.core.diffusion_rules import BoundaryFacts, boundary_facts
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
+from hub.garbage_collector import collector_paused
 from hub.kafka_clients import make_producer
-from hub.topic_reader import Prefix, collector_paused, read_prefix
+from hub.topic_reader import read_prefix, read_prefix_records
 from hub.topics import (
     COLLECTION_BOUNDARIES,
     COLLECTION_STATE,
@@ -72,6 +73,7 @@ log = logging.getLogger("sitn.scheduler")
 tick_log = logging.getLogger("sitn.scheduler.ticks")  # one line per tick: for debugging
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def wall_clock() -> datetime:
@@ -206,83 +208,62 @@ class Scheduler:
         self.ready.set()
 
     async def _read_ticks(self, partitions: list[int], producer: AIOKafkaProducer) -> list[Tick]:
-        """Each offer's latest tick, from `sitn.scheduler.state`; for a partition never written
-        there but with ticks (an older hub's), from the ticks topic, whose latest tick per offer is
-        then written to the state topic so the next start reads only that."""
-        state = await read_prefix(
-            self.bootstrap,
-            self.state_ticks_topic,
-            decode_tick,
-            upto={(self.state_ticks_topic, p): 2**62 for p in partitions},
-            client_id=self.group_id,
-        )
-        ticks = list(state.values)
-        unwritten = [p for p in partitions if not _written(state, self.state_ticks_topic, p)]
-        if not unwritten:
+        """Each offer's latest tick, from `sitn.scheduler.state`; for a partition holding none
+        there but ticks (an older hub's), from the ticks topic, whose latest tick per offer is
+        then written to the state topic, so the next start reads only that (if that is cut
+        short, the offers not written get their last tick again: harmless)."""
+        ticks, noted = await self._read_partitions(self.state_ticks_topic, decode_tick, partitions)
+        unnoted = [p for p in partitions if p not in noted]
+        if not unnoted:
             return ticks
-        history = await read_prefix(
-            self.bootstrap,
-            self.ticks_topic,
-            decode_tick,
-            upto={(self.ticks_topic, p): 2**62 for p in unwritten},
-            client_id=self.group_id,
-        )
-        if history.values:
-            latest = _latest_ticks(history.values)
+        history, _ = await self._read_partitions(self.ticks_topic, decode_tick, unnoted)
+        if history:
+            latest = await asyncio.to_thread(_latest_encoded, history)
             await self._note_sent(producer, latest)
             log.warning(
-                "scheduler: %d ticks of %d partition(s) read from %s (no %s yet); the latest of "
+                "scheduler: %d ticks of %d partition(s) read from %s (none on %s); the latest of "
                 "each of %d offers written there for next time",
-                len(history.values),
-                len(unwritten),
+                len(history),
+                len(unnoted),
                 self.ticks_topic,
                 self.state_ticks_topic,
                 len(latest),
             )
-        return ticks + history.values
+        return ticks + history
 
-    async def _note_sent(self, producer: AIOKafkaProducer, ticks: list[Tick]) -> None:
-        """`ticks` on the compacted state topic, once the broker holds them on the ticks topic."""
+    async def _note_sent(self, producer: AIOKafkaProducer, sent: list[tuple[Tick, bytes]]) -> None:
+        """Sent ticks (and their bytes) on the compacted state topic, once the broker holds them
+        on the ticks topic."""
         deliveries = [
-            await producer.send(
-                self.state_ticks_topic, key=tick.offer_id.encode(), value=encode_tick(tick)
-            )
-            for tick in ticks
+            await producer.send(self.state_ticks_topic, key=tick.offer_id.encode(), value=value)
+            for tick, value in sent
         ]
         await asyncio.gather(*deliveries)
 
     async def _read_facts(
         self, partitions: list[int], upto: dict[tuple[str, int], int]
     ) -> tuple[list[BoundaryFacts], str]:
-        """Each offer's facts, from `sitn.collection.boundaries`; for a partition never written
+        """Each offer's facts, from `sitn.collection.boundaries`; for a partition holding none
         there (an older hub's, until the collection stage writes them), from its ledger entries;
-        for one with no ledger either but a history (older still), from its history."""
-        facts = await read_prefix(
-            self.bootstrap,
-            self.facts_topic,
-            decode_boundary_facts,
-            upto={(self.facts_topic, p): 2**62 for p in partitions},
-            client_id=self.group_id,
+        for one with no ledger entry either but a history (older still), from its history. A
+        partition counts by what it holds committed, not by its end offset: an aborted write
+        moves that too."""
+        changes, with_facts = await self._read_partitions(
+            self.facts_topic, decode_boundary_facts, partitions
         )
-        changes = list(facts.values)
         source = "offers' boundary facts"
-        unwritten = [p for p in partitions if not _written(facts, self.facts_topic, p)]
-        if not unwritten:
+        without = [p for p in partitions if p not in with_facts]
+        if not without:
             return changes, source
-        ledger = await read_prefix(
-            self.bootstrap,
-            self.state_topic,
-            entry_boundaries,
-            upto={(self.state_topic, p): 2**62 for p in unwritten},
-            client_id=self.group_id,
+        entries, with_entries = await self._read_partitions(
+            self.state_topic, entry_boundaries, without
         )
-        changes += [c for c in ledger.values if c is not None]
-        source += f", ledger entries of {len(unwritten)} partition(s) with no facts yet"
+        changes += [c for c in entries if c is not None]
+        source += f", ledger entries of {len(without)} partition(s) with no facts yet"
         bare = {
             (self.changes_topic, p): upto[(self.changes_topic, p)]
-            for p in unwritten
-            if upto.get((self.changes_topic, p), 0) > 0
-            and not _written(ledger, self.state_topic, p)
+            for p in without
+            if upto.get((self.changes_topic, p), 0) > 0 and p not in with_entries
         }
         if bare:
             history = await read_prefix(
@@ -295,6 +276,19 @@ class Scheduler:
             changes += history.values
             source += f" and changes of {len(bare)} with no ledger yet"
         return changes, source
+
+    async def _read_partitions(
+        self, topic: str, decode: Callable[[bytes | None], T], partitions: list[int]
+    ) -> tuple[list[T], set[int]]:
+        """`topic`'s records on `partitions`, decoded, and the partitions that hold any."""
+        read = await read_prefix_records(
+            self.bootstrap,
+            topic,
+            lambda record: (record.partition, decode(record.value)),
+            upto={(topic, p): 2**62 for p in partitions},
+            client_id=self.group_id,
+        )
+        return [value for _, value in read.values], {partition for partition, _ in read.values}
 
     def _restore_and_plan(self, changes: list[BoundaryFacts], ticks: list[Tick]) -> None:
         """Restores, then computes every offer's next boundary, so ready means ready to tick."""
@@ -314,7 +308,7 @@ class Scheduler:
             for tick, value in due
         ]
         await asyncio.gather(*deliveries)
-        await self._note_sent(producer, [tick for tick, _ in due])
+        await self._note_sent(producer, due)
         for tick, _ in due:
             tick_log.info(
                 "tick %s v%d at %s: %s", tick.offer_id, tick.version, tick.at, tick.reason
@@ -346,19 +340,14 @@ def entry_boundaries(value: bytes | None) -> BoundaryFacts | None:
     return None if latest is None else boundary_facts(latest)
 
 
-def _latest_ticks(ticks: Iterable[Tick]) -> list[Tick]:
-    """The latest tick of each offer (by version, then instant), by offer id."""
+def _latest_encoded(ticks: Iterable[Tick]) -> list[tuple[Tick, bytes]]:
+    """The latest tick of each offer (by version, then instant), by offer id, with its bytes."""
     latest: dict[str, Tick] = {}
     for tick in ticks:
         known = latest.get(tick.offer_id)
         if known is None or (tick.version, tick.at) > (known.version, known.at):
             latest[tick.offer_id] = tick
-    return [latest[offer_id] for offer_id in sorted(latest)]
-
-
-def _written(prefix: Prefix[Any], topic: str, partition: int) -> bool:
-    """Whether a topic's partition was ever written (compaction keeps its end offset)."""
-    return prefix.positions.get(TopicPartition(topic, partition), 0) > 0
+    return [(latest[offer_id], encode_tick(latest[offer_id])) for offer_id in sorted(latest)]
 
 
 def change_boundaries(value: bytes | None) -> BoundaryFacts:

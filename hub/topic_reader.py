@@ -8,21 +8,13 @@ decoded in a worker thread, never on the event loop; one that does not decode wa
 hub itself, so it is logged with its origin and skipped, as the projectors do. Records are decoded
 batch by batch as they are fetched, so a restore holds the decoded values, not the bytes.
 
-`collector_paused` is for a restore that builds hundreds of thousands of long-lived objects: the
-cyclic garbage collector, which would rescan all of them at every full pass (about a quarter of
-a 200,000-offer restore, measured), waits until it is over, and what it built is frozen out of
-later passes (`gc.freeze`). Reference counting frees as usual meanwhile; the little cyclic garbage
-made during the block (the decoders make none) is frozen with it rather than paying a full pass
-(0.24 s on 200,000 offers' facts).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -35,28 +27,6 @@ from hub.records import RecordError
 
 log = logging.getLogger("sitn.topics")
 T = TypeVar("T")
-
-
-class _Pauses:
-    depth = 0  # restores in progress (they may overlap on one event loop)
-    was_enabled = True
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused for the block (module docstring); nests."""
-    if _Pauses.depth == 0:
-        _Pauses.was_enabled = gc.isenabled()
-        gc.disable()
-    _Pauses.depth += 1
-    try:
-        yield
-    finally:
-        _Pauses.depth -= 1
-        if _Pauses.depth == 0:
-            gc.freeze()
-            if _Pauses.was_enabled:
-                gc.enable()
 
 
 @dataclass(frozen=True)

@@ -414,11 +414,11 @@ class CollectionStage:
         started = time.monotonic()
         task = Task(partition, producer, processor, inputs)
         try:
-            offers, facts_written = await read_ledger(self.bootstrap, partition, processor)
-            if offers == 0:
+            offers, with_facts = await read_ledger(self.bootstrap, partition, processor)
+            if offers == 0:  # the seed writes each offer's facts with its entry
                 offers = await seed_ledger(self.bootstrap, partition, processor, producer)
-            elif not facts_written:
-                await seed_boundaries(partition, processor, producer)
+            elif without := sorted(set(processor.entries) - with_facts):
+                await repair_boundaries(partition, processor, producer, without)
             for tp in sorted(inputs):
                 # Never committed: from offset 0, which the consumer's `earliest` reset moves to
                 # the log's start if records were deleted (asking for the start can stall for
@@ -506,9 +506,10 @@ async def check_partition_counts(bootstrap: str) -> None:
 
 async def read_ledger(
     bootstrap: str, partition: int, processor: CollectionProcessor
-) -> tuple[int, bool]:
+) -> tuple[int, set[str]]:
     """Read partition `partition` of the state topic into `processor`, as raw bytes; returns the
-    offers read and whether the partition of `sitn.collection.boundaries` was ever written."""
+    offers read and the offers that have boundary facts on that partition of
+    `sitn.collection.boundaries` (keys only: nothing is decoded)."""
     tp = TopicPartition(COLLECTION_STATE, partition)
     facts = TopicPartition(COLLECTION_BOUNDARIES, partition)
     consumer = AIOKafkaConsumer(
@@ -520,38 +521,49 @@ async def read_ledger(
         auto_offset_reset="earliest",
     )
     await consumer.start()
+    with_facts: set[str] = set()
     try:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
+        consumer.assign([tp, facts])
+        await consumer.seek_to_beginning(tp, facts)
         ends = await consumer.end_offsets([tp, facts])
-        while await consumer.position(tp) < ends[tp]:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=20_000)
+        remaining = [part for part in (tp, facts) if ends[part] > 0]
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=20_000)
             for record in batch.get(tp, []):
                 processor.restore_entry(record.key.decode(), record.value, _waiting(record))
+            with_facts.update(record.key.decode() for record in batch.get(facts, []))
+            remaining = [part for part in remaining if await consumer.position(part) < ends[part]]
     finally:
         await consumer.stop()
-    return len(processor.entries), ends[facts] > 0
+    return len(processor.entries), with_facts
 
 
-async def seed_boundaries(
-    partition: int, processor: CollectionProcessor, producer: AIOKafkaProducer
+async def repair_boundaries(
+    partition: int,
+    processor: CollectionProcessor,
+    producer: AIOKafkaProducer,
+    without_facts: list[str],
 ) -> None:
-    """A ledger written before `sitn.collection.boundaries` existed: each offer's boundary facts
-    written once from its entry, in one transaction, so the scheduler need not decode entries.
-    The entries are decoded one at a time and not kept: the processor still holds bytes."""
-    outputs = await asyncio.to_thread(_boundaries_of, processor)
+    """Offers of the ledger with no boundary facts beside them (a ledger older than
+    `sitn.collection.boundaries`, or a seed that did not commit): their facts written from their
+    entries, in one transaction, so the scheduler need not decode entries. The entries are
+    decoded one at a time and not kept (the processor still holds bytes); an offer not created
+    yet has no facts to write."""
+    outputs = await asyncio.to_thread(_boundaries_of, processor, without_facts)
+    if not outputs:
+        return
     await _send_all(producer, partition, outputs)
     log.warning(
-        "task %d: boundary facts of %d offers written from their ledger entries (a ledger "
-        "older than sitn.collection.boundaries); later restarts of the scheduler read them",
+        "task %d: boundary facts of %d offers written from their ledger entries (they had none "
+        "on sitn.collection.boundaries); the scheduler reads them at its next start",
         partition,
         len(outputs),
     )
 
 
-def _boundaries_of(processor: CollectionProcessor) -> list[Outbound]:
+def _boundaries_of(processor: CollectionProcessor, offer_ids: list[str]) -> list[Outbound]:
     outputs: list[Outbound] = []
-    for offer_id in sorted(processor.entries):
+    for offer_id in offer_ids:
         known = processor.entries[offer_id]
         entry = known if isinstance(known, OfferEntry) else decode_offer_entry(known)
         if entry.latest is not None:

@@ -29,10 +29,11 @@ def test_every_listed_command_has_its_own_help() -> None:
         assert "Usage:" in result.output
 
 
-def test_an_unknown_command_is_refused_with_the_usage() -> None:
+def test_an_unknown_command_is_refused_with_the_commands_it_is_close_to() -> None:
     result = CliRunner().invoke(app, ["wroker"])
     assert result.exit_code == 2
-    assert "No such command" in result.output
+    assert "No such command 'wroker'" in result.output
+    assert "Did you mean 'worker'?" in result.output
 
 
 def test_a_stage_process_loads_no_database_http_or_web_library() -> None:

@@ -126,8 +126,10 @@ def _logical(node: Any) -> tuple[object, ...] | None:
 
 
 def _same_name(w: Mapping[str, Any], r: Mapping[str, Any]) -> bool:
+    # The reader's namespace, whether it is spelt apart or inside a full name (fastavro's form).
+    namespace = fullname(r).rpartition(".")[0]
     aliases = {
-        alias if "." in alias or not r.get("namespace") else f"{r['namespace']}.{alias}"
+        alias if "." in alias or not namespace else f"{namespace}.{alias}"
         for alias in r.get("aliases", ())
     }
     return fullname(w) == fullname(r) or fullname(w) in aliases
