@@ -10,6 +10,13 @@ the best of R rounds of N records (defaults 3,000 and 5), in CPU time (other loa
 disturbs it less than wall time); every result is checked against the example first, so a fast
 wrong answer cannot pass. Prints only; needs no broker.
 
+Then the read path's mapping (Avro shape to model) by the two well-kept libraries that could
+replace `hub.records`, side by side with it on the same shapes: msgspec (`convert`, strict) and
+pydantic v2 (`TypeAdapter` over the same dataclasses; lax, since its strict mode refuses a dict
+for a dataclass). Contribution's payload is a union of several dataclasses: pydantic takes it once
+Avro's (record name, record) pair is unwrapped; msgspec refuses such unions (it needs tagged
+`Struct` types), so it is timed on `RegionalChange` only.
+
 Usage: `python -m bench.records [--records N] [--rounds R]`.
 """
 
@@ -22,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub import codec
+from hub.core.contribution import Contribution
 from hub.core.regional import RegionalChange
 from hub.records import (
     contribution_from_avro,
@@ -83,6 +91,37 @@ def operations() -> list[Operation]:
     ]
 
 
+def library_operations() -> list[Operation]:
+    """The read path's mapping by msgspec and pydantic beside `hub.records`, each checked."""
+    import msgspec
+    import pydantic
+
+    contribution = examples.rich_creation()
+    change = examples.regional_change()
+    shape = codec.decode("RegionalChange", encode_regional_change(change))
+    contribution_shape = codec.decode("Contribution", codec.encode_contribution(contribution))
+    changes = pydantic.TypeAdapter(RegionalChange)
+    contributions = pydantic.TypeAdapter(Contribution)
+
+    def pydantic_contribution() -> Contribution:
+        _, payload = contribution_shape["payload"]  # Avro's (record name, record) of the union
+        return contributions.validate_python({**contribution_shape, "payload": payload})
+
+    assert msgspec.convert(shape, RegionalChange, strict=True) == change
+    assert changes.validate_python(shape) == change
+    assert pydantic_contribution() == contribution
+    return [
+        Operation("RegionalChange hub.records", lambda: from_avro_record(RegionalChange, shape)),
+        Operation(
+            "RegionalChange msgspec.convert",
+            lambda: msgspec.convert(shape, RegionalChange, strict=True),
+        ),
+        Operation("RegionalChange pydantic", lambda: changes.validate_python(shape)),
+        Operation("Contribution  hub.records", lambda: contribution_from_avro(contribution_shape)),
+        Operation("Contribution  pydantic", pydantic_contribution),
+    ]
+
+
 def rate(run: Callable[[], object], count: int, rounds: int) -> float:
     """Records per CPU second of `run`, the best of `rounds` rounds of `count` calls."""
     best = float("inf")
@@ -103,6 +142,16 @@ def main() -> None:
     for operation in operations():
         per_second = rate(operation.run, args.records, args.rounds)
         print(f"{operation.label:<36} {per_second:>10,.0f} records/s {1e6 / per_second:>8.1f} µs")
+    print("\nAvro shape -> model, by library (side by side, same shapes):")
+    first: dict[str, float] = {}
+    for operation in library_operations():
+        per_second = rate(operation.run, args.records, args.rounds)
+        record = operation.label.split()[0]
+        ratio = per_second / first.setdefault(record, per_second)
+        print(
+            f"{operation.label:<36} {per_second:>10,.0f} records/s {1e6 / per_second:>8.1f} µs"
+            f"  {ratio:4.1f}x hub.records"
+        )
 
 
 if __name__ == "__main__":
