@@ -235,10 +235,7 @@ async def first_tick_after_a_start(bootstrap: str, topics: Topics) -> Tick:
 async def test_a_restart_reads_each_offers_latest_tick_from_the_state_topic_and_sends_none_again(
     kafka_bootstrap: str,
 ) -> None:
-    topics = await fresh_topics(kafka_bootstrap)
-    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
-    await publish(kafka_bootstrap, topics, change)
-    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
+    topics, sent = await an_offer_ticked_once(kafka_bootstrap)
     noted = await read_prefix(kafka_bootstrap, topics.ticked, decode_tick)
     assert noted.values == [sent]
     await a_quiet_start(kafka_bootstrap, topics)
@@ -249,10 +246,7 @@ async def test_a_restart_reads_each_offers_latest_tick_from_the_state_topic_and_
 async def test_ticks_of_an_older_hub_with_no_state_topic_are_read_and_noted_once(
     kafka_bootstrap: str,
 ) -> None:
-    topics = await fresh_topics(kafka_bootstrap)
-    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
-    await publish(kafka_bootstrap, topics, change)
-    sent = await first_tick_after_a_start(kafka_bootstrap, topics)
+    topics, sent = await an_offer_ticked_once(kafka_bootstrap)
     older = replace(topics, ticked=f"{topics.ticked}.empty")  # as if it never existed
     await ensure_topics(kafka_bootstrap, [TopicSpec(older.ticked, partitions=OFFER_PARTITIONS)])
     await a_quiet_start(kafka_bootstrap, older)
@@ -260,6 +254,14 @@ async def test_ticks_of_an_older_hub_with_no_state_topic_are_read_and_noted_once
     assert ticks.values == [sent]  # known from the ticks topic: not sent again
     noted = await read_prefix(kafka_bootstrap, older.ticked, decode_tick)
     assert noted.values == [sent]
+
+
+async def an_offer_ticked_once(bootstrap: str) -> tuple[Topics, Tick]:
+    """Fresh topics with one offer published, and the tick a first start sent for it."""
+    topics = await fresh_topics(bootstrap)
+    change = offer(offer_id=f"HOTNOR014K{os.urandom(3).hex()}")
+    await publish(bootstrap, topics, change)
+    return topics, await first_tick_after_a_start(bootstrap, topics)
 
 
 async def a_quiet_start(bootstrap: str, topics: Topics) -> None:
