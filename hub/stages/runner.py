@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 
 from hub.collection.tasks import TaskAssignor
@@ -67,9 +68,11 @@ class SinkRunner(Generic[T]):
         | None = None,
         batch_records: int = 2000,
         session_timeout_ms: int = 10_000,
+        client_id: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
+        self.client_id = client_id or group_id  # the group's member ids sort by it
         self.topics = tuple(topics)
         self.positions = positions  # blocking: called in a worker thread
         self.prepare = prepare  # blocking: called in a worker thread
@@ -86,7 +89,7 @@ class SinkRunner(Generic[T]):
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
-            client_id=self.group_id,
+            client_id=self.client_id,
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -116,13 +119,18 @@ class SinkRunner(Generic[T]):
                         await self._dead_letter(producer, poison)
                     await asyncio.to_thread(self.write, prepared, moved)
                     self._written.update(moved)
-                    await consumer.commit(
-                        {
-                            TopicPartition(t, p): o
-                            for (t, p), o in moved.items()
-                            if TopicPartition(t, p) in self.assigned
-                        }
-                    )
+                    # A rebalance during the write may have taken every partition that moved:
+                    # the database has them, and the group's offsets only feed `sitn status`.
+                    still_ours = {
+                        TopicPartition(t, p): o
+                        for (t, p), o in moved.items()
+                        if TopicPartition(t, p) in self.assigned
+                    }
+                    if still_ours:
+                        try:
+                            await consumer.commit(still_ours)
+                        except CommitFailedError as error:  # the group moved on meanwhile
+                            log.debug("%s: offsets not committed: %s", self.group_id, error)
             finally:
                 await consumer.stop()
         finally:

@@ -124,12 +124,18 @@ def run_hub(home: Path, database_url: str, instances: int, kill_one_of_each: boo
         first, second, third = waves()
         asyncio.run(publish(broker.bootstrap, first))
 
+        running = list(stages)
+
         async def projected() -> bool:
+            for stage in running:
+                stage.assert_running()  # a stage that died cannot catch up: say why at once
             return await everything_projected(broker.bootstrap, database_url)
 
         asyncio.run(wait_for(projected, 180, "the first wave through every stage"))
 
         async def sharing() -> bool:
+            for stage in stages:
+                stage.assert_running()
             return all(holds_partitions(stage) for stage in stages)
 
         asyncio.run(wait_for(sharing, 60, "every instance of every stage holding partitions"))
@@ -137,6 +143,7 @@ def run_hub(home: Path, database_url: str, instances: int, kill_one_of_each: boo
         if kill_one_of_each:
             for stage in stages[::instances]:
                 stage.kill()
+                running.remove(stage)
         asyncio.run(publish(broker.bootstrap, third))
         asyncio.run(wait_for(projected, 240, "the second wave through every stage"))
         history = asyncio.run(read_history(broker.bootstrap))

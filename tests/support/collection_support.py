@@ -191,6 +191,13 @@ class StageProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def assert_running(self) -> None:
+        """Fail, with the end of its log, if the process has exited."""
+        assert self.process is not None, f"{self.stage} was never started"
+        code = self.process.poll()
+        tail = "\n".join(self.output().splitlines()[-30:])
+        assert code is None, f"{self.stage} ({self.home.name}) exited with {code}:\n{tail}"
+
 
 async def wait_for(
     condition: Callable[[], Awaitable[bool]], within: float, what: str, step: float = 0.5
