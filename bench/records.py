@@ -10,12 +10,16 @@ the best of R rounds of N records (defaults 3,000 and 5), in CPU time (other loa
 disturbs it less than wall time); every result is checked against the example first, so a fast
 wrong answer cannot pass. Prints only; needs no broker.
 
-Then the read path's mapping (Avro shape to model) by the two well-kept libraries that could
-replace `hub.records`, side by side with it on the same shapes: msgspec (`convert`, strict) and
-pydantic v2 (`TypeAdapter` over the same dataclasses; lax, since its strict mode refuses a dict
-for a dataclass). Contribution's payload is a union of several dataclasses: pydantic takes it once
-Avro's (record name, record) pair is unwrapped; msgspec refuses such unions (it needs tagged
-`Struct` types), so it is timed on `RegionalChange` only.
+Then the read path's mapping (Avro shape to model) by the two well-kept libraries the issue
+named, side by side on the same shapes: `hub.msgspec_records` (what the hub runs: msgspec's
+`convert`, strict, plus the payload union and the checks beyond types), msgspec's `convert` alone,
+and pydantic v2 (`TypeAdapter` over the same dataclasses; lax, since its strict mode refuses a
+dict for a dataclass, so it would coerce where the hub must refuse). Contribution's payload is a
+union of several dataclasses: pydantic takes it once Avro's (record name, record) pair is
+unwrapped; msgspec's `convert` alone refuses such unions, so it is timed on `RegionalChange` only.
+
+Last, the read path against fastavro alone on the same bytes: decode + model over decode to the
+Avro shape (the issue's target: 0.7 or more).
 
 Usage: `python -m bench.records [--records N] [--rounds R]`.
 """
@@ -27,6 +31,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from hub import codec
 from hub.core.contribution import Contribution
@@ -92,7 +97,7 @@ def operations() -> list[Operation]:
 
 
 def library_operations() -> list[Operation]:
-    """The read path's mapping by msgspec and pydantic beside `hub.records`, each checked."""
+    """The read path's mapping by msgspec and pydantic, each checked against the example."""
     import msgspec
     import pydantic
 
@@ -107,17 +112,22 @@ def library_operations() -> list[Operation]:
         _, payload = contribution_shape["payload"]  # Avro's (record name, record) of the union
         return contributions.validate_python({**contribution_shape, "payload": payload})
 
+    assert from_avro_record(RegionalChange, shape) == change
     assert msgspec.convert(shape, RegionalChange, strict=True) == change
     assert changes.validate_python(shape) == change
     assert pydantic_contribution() == contribution
     return [
-        Operation("RegionalChange hub.records", lambda: from_avro_record(RegionalChange, shape)),
+        Operation(
+            "RegionalChange msgspec_records", lambda: from_avro_record(RegionalChange, shape)
+        ),
         Operation(
             "RegionalChange msgspec.convert",
             lambda: msgspec.convert(shape, RegionalChange, strict=True),
         ),
         Operation("RegionalChange pydantic", lambda: changes.validate_python(shape)),
-        Operation("Contribution  hub.records", lambda: contribution_from_avro(contribution_shape)),
+        Operation(
+            "Contribution  msgspec_records", lambda: contribution_from_avro(contribution_shape)
+        ),
         Operation("Contribution  pydantic", pydantic_contribution),
     ]
 
@@ -150,8 +160,26 @@ def main() -> None:
         ratio = per_second / first.setdefault(record, per_second)
         print(
             f"{operation.label:<36} {per_second:>10,.0f} records/s {1e6 / per_second:>8.1f} µs"
-            f"  {ratio:4.1f}x hub.records"
+            f"  {ratio:4.2f}x msgspec_records"
         )
+    print("\nRead path against fastavro alone on the same bytes:")
+    for record, decode_to_model in (
+        ("Contribution", codec.decode_contribution),
+        ("RegionalChange", decode_regional_change),
+    ):
+        message = _message(record)
+        whole = rate(partial(decode_to_model, message), args.records, args.rounds)
+        alone = rate(partial(codec.decode, record, message), args.records, args.rounds)
+        print(
+            f"{record:<15} decode + model {1e6 / whole:7.1f} µs, fastavro alone "
+            f"{1e6 / alone:7.1f} µs: {whole / alone:4.2f}x"
+        )
+
+
+def _message(record: str) -> bytes:
+    if record == "Contribution":
+        return codec.encode_contribution(examples.rich_creation())
+    return encode_regional_change(examples.regional_change())
 
 
 if __name__ == "__main__":

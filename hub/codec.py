@@ -19,7 +19,7 @@ fastavro trying every branch; hand-built dicts (`encode`) are walked for naive d
 Guarantees: schemas are read and parsed on first use and cached, nothing at import time; every
 decoding failure raises one `DecodeError` whose `reason` is a `DecodeReason`, never a raw
 fastavro or struct exception; encoding a value the contract cannot carry raises
-`hub.records.RecordError` naming the field, and no naive datetime is ever encoded (fastavro would
+`RecordError` naming the field, and no naive datetime is ever encoded (fastavro would
 take it as UTC); both ways of encoding give the same bytes for the same record;
 ``decode(encode(x)) == x``.
 """
@@ -53,8 +53,8 @@ from fastavro.schema import (
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 
 from hub.core.contribution import Contribution, CustomerRecord
+from hub.record_error import RecordError
 from hub.records import (
-    RecordError,
     contribution_from_avro,
     customer_record_from_avro,
     to_avro_record,

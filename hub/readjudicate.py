@@ -56,7 +56,7 @@ from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
 from hub.kafka_clients import make_consumer, topic_partitions
-from hub.records import RecordError
+from hub.record_error import RecordError
 from hub.reference import load_normandy_territory
 from hub.registry.topic import read_registry_topic
 from hub.stages.groups import COLLECTION_GROUP

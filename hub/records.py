@@ -7,8 +7,10 @@ format of `sitn publish`: ISO-8601 strings for dates and datetimes (UTC, ``Z``),
 with two decimals (``"12.50"``), the payload as ``{"type": "created"|"changed"|"withdrawn"|
 "deleted", ...}``, and optional fields left out when unset.
 
-The dataclasses' type hints drive the mapping for both shapes, so a field added to the model is
-mapped without code here. They are read once per class, shape and direction: each field gets a
+Reading an Avro shape is `hub.msgspec_records`' job (by msgspec; `from_avro_record` hands it
+over); this module writes both shapes and reads JSON. The dataclasses' type hints drive the
+mapping, so a field added to the model is mapped without code here. They are read once per class,
+shape and direction: each field gets a
 converter (a closure) built from its hint, and converting a record only runs those. Converters
 know no field path; a refused value raises inside them and each enclosing record or list adds its
 step as the error unwinds, so paths cost nothing unless a value is refused.
@@ -33,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Final, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from hub import msgspec_records
 from hub.core.contribution import (
     Contribution,
     CustomerRecord,
@@ -42,14 +45,13 @@ from hub.core.contribution import (
     OfferWithdrawn,
 )
 from hub.core.offer import OfferFields
+from hub.record_error import PRICE_LIMIT, PRICE_QUANTUM, PRICE_SCALE, RecordError
 
 AVRO_NAMESPACE: Final = "org.sitn.hub"
 
-# The wire's `decimal` logical type for prices: 12 digits, 2 after the point.
-PRICE_PRECISION: Final = 12
-PRICE_SCALE: Final = 2
-_PRICE_QUANTUM: Final = Decimal(1).scaleb(-PRICE_SCALE)
-_PRICE_LIMIT: Final = Decimal(10) ** (PRICE_PRECISION - PRICE_SCALE)
+# The wire's `decimal` logical type for prices (12 digits, 2 after the point) is in record_error.
+_PRICE_QUANTUM: Final = PRICE_QUANTUM
+_PRICE_LIMIT: Final = PRICE_LIMIT
 
 # Every integer on the wire is an Avro long.
 _LONG_MIN: Final = -(2**63)
@@ -76,18 +78,6 @@ _AVRO_TYPES: Final[Mapping[type, str]] = {
 
 Shape = Literal["avro", "json"]
 T = TypeVar("T")
-
-
-class RecordError(ValueError):
-    """A record that does not fit the model: `field_path` names where, `message` says what to do."""
-
-    def __init__(self, field_path: str, message: str, *, record_id: str | None = None) -> None:
-        self.field_path = field_path
-        self.message = message
-        self.record_id = record_id
-        where = f"{field_path}: " if field_path else ""
-        prefix = f"event {record_id}: " if record_id else ""
-        super().__init__(f"{prefix}{where}{message}")
 
 
 # ---------------------------------------------------------------- public API
@@ -158,8 +148,8 @@ def to_avro_record(value: object, *, tagged_unions: bool = False) -> dict[str, o
 
 
 def from_avro_record(cls: type[T], data: object) -> T:
-    """An instance of the model dataclass `cls` from an Avro-shaped record."""
-    return _read_top(cls, data, "avro")
+    """An instance of the model dataclass `cls` from an Avro-shaped record (by msgspec)."""
+    return msgspec_records.read(cls, data)
 
 
 def to_json_record(value: object) -> dict[str, object]:
@@ -169,7 +159,7 @@ def to_json_record(value: object) -> dict[str, object]:
 
 def from_json_record(cls: type[T], data: object) -> T:
     """An instance of the model dataclass `cls` from a JSON-shaped record."""
-    return _read_top(cls, data, "json")
+    return _read_top(cls, data)
 
 
 # ---------------------------------------------------------------- refusals inside converters
@@ -384,9 +374,9 @@ def _avro_branch(hint: Any) -> str | None:
 # ---------------------------------------------------------------- reading
 
 
-def _read_top(cls: type[T], data: object, shape: Shape) -> T:
+def _read_top(cls: type[T], data: object) -> T:
     try:
-        loaded = _record_reader(cls, shape)(data)
+        loaded = _record_reader(cls)(data)
     except _Misfit as misfit:
         record_id = data.get("event_id") if isinstance(data, Mapping) else None
         raise misfit.error(_NULL_READ, record_id if isinstance(record_id, str) else None) from None
@@ -399,21 +389,21 @@ _ABSENT: Final = object()
 _DEFAULT, _NONE, _REFUSE = range(3)
 
 
-_RECORD_READERS: dict[tuple[type[Any], Shape], _Convert] = {}
+_RECORD_READERS: dict[type[Any], _Convert] = {}
 
 
-def _record_reader(cls: type[Any], shape: Shape) -> _Convert:
+def _record_reader(cls: type[Any]) -> _Convert:
     """The reader of `cls` records, compiled on first use (a race compiles it twice, harmlessly)."""
-    reader = _RECORD_READERS.get((cls, shape))
+    reader = _RECORD_READERS.get(cls)
     if reader is None:
-        reader = _RECORD_READERS[cls, shape] = _compile_record_reader(cls, shape)
+        reader = _RECORD_READERS[cls] = _compile_record_reader(cls)
     return reader
 
 
-def _compile_record_reader(cls: type[Any], shape: Shape) -> _Convert:
+def _compile_record_reader(cls: type[Any]) -> _Convert:
     hints = _hints(cls)
     plan = tuple(
-        (item.name, _reader(hints[item.name], shape), _when_absent(item, hints[item.name]))
+        (item.name, _reader(hints[item.name]), _when_absent(item, hints[item.name]))
         for item in fields(cls)
     )
     names = frozenset(hints)
@@ -452,31 +442,29 @@ def _when_absent(item: Field[Any], hint: Any) -> int:
     return _NONE if optional else _REFUSE
 
 
-def _reader(hint: Any, shape: Shape) -> _Convert:
+def _reader(hint: Any) -> _Convert:
     origin = get_origin(hint)
     if origin is types.UnionType or origin is typing.Union:
         options = tuple(arg for arg in get_args(hint) if arg is not type(None))
         optional = len(options) < len(get_args(hint))
         if len(options) > 1:
-            return _tagged_reader(options, optional, shape)
-        convert = _reader(options[0], shape)
+            return _tagged_reader(options, optional)
+        convert = _reader(options[0])
         return lambda data: None if data is None else convert(data)
     if origin is tuple:
-        return _sequence_reader(_reader(get_args(hint)[0], shape))
+        return _sequence_reader(_reader(get_args(hint)[0]))
     if isinstance(hint, type) and is_dataclass(hint):
-        return _nested_reader(hint, shape)
-    return _leaf_reader(hint, shape)
+        return _nested_reader(hint)
+    return _leaf_reader(hint)
 
 
-def _tagged_reader(options: tuple[Any, ...], optional: bool, shape: Shape) -> _Convert:
+def _tagged_reader(options: tuple[Any, ...], optional: bool) -> _Convert:
     def read(data: object) -> object:
         if data is None:
             if optional:
                 return None
             raise _Misfit("is required")
-        if shape == "json":
-            return _read_json_tagged(data, options)
-        return _read_avro_tagged(data, options)
+        return _read_json_tagged(data, options)
 
     return read
 
@@ -489,14 +477,7 @@ def _read_json_tagged(data: object, options: tuple[Any, ...]) -> object:
     if not isinstance(tag, str) or tag not in tags:
         raise _Misfit(f"must be one of {', '.join(tags)}, not {tag!r}", "type")
     body = {key: value for key, value in data.items() if key != "type"}
-    return _record_reader(tags[tag], "json")(body)
-
-
-def _read_avro_tagged(data: object, options: tuple[Any, ...]) -> object:
-    names = {f"{AVRO_NAMESPACE}.{option.__name__}": option for option in options}
-    if not (isinstance(data, tuple) and len(data) == 2 and str(data[0]) in names):
-        raise _Misfit(f"expected one of {', '.join(names)}")
-    return _record_reader(names[str(data[0])], "avro")(data[1])
+    return _record_reader(tags[tag])(body)
 
 
 def _sequence_reader(convert: _Convert) -> _Convert:
@@ -517,7 +498,7 @@ def _sequence_reader(convert: _Convert) -> _Convert:
     return read
 
 
-def _nested_reader(cls: type[Any], shape: Shape) -> _Convert:
+def _nested_reader(cls: type[Any]) -> _Convert:
     # Looked up on first use, not now: a model type may contain itself.
     read_record: _Convert | None = None
 
@@ -526,26 +507,22 @@ def _nested_reader(cls: type[Any], shape: Shape) -> _Convert:
         if data is None:
             raise _null()
         if read_record is None:
-            read_record = _record_reader(cls, shape)
+            read_record = _record_reader(cls)
         return read_record(data)
 
     return read
 
 
-def _leaf_reader(hint: Any, shape: Shape) -> _Convert:
+def _leaf_reader(hint: Any) -> _Convert:
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return _enum_reader(hint)
     if hint is Decimal:
-        return _price if shape == "avro" else _price_text
+        return _price_text
     if hint is datetime:
-        if shape == "avro":
-            return lambda data: _aware(data).astimezone(UTC)
         return lambda data: _aware(
             _parse_iso(data, datetime.fromisoformat, "2024-05-01T10:00:00Z")
         ).astimezone(UTC)
     if hint is date:
-        if shape == "avro":
-            return _day
         return lambda data: _day(_parse_iso(data, date.fromisoformat, "2024-05-01"))
     return _LEAF_CHECKS.get(hint) or _unmapped(hint)
 

@@ -23,7 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from hub.codec import DecodeError
 from hub.kafka_clients import make_consumer, topic_partitions
-from hub.records import RecordError
+from hub.record_error import RecordError
 
 log = logging.getLogger("sitn.topics")
 T = TypeVar("T")

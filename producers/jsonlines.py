@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.records import RecordError, contribution_from_json
+from hub.record_error import RecordError
+from hub.records import contribution_from_json
 from producers.publisher import Change
 
 

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from consumers.feeds.keys import is_key_hash
 from consumers.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
 from hub.core.diffusion import DiffusionChange, DiffusionKind
-from hub.records import RecordError, offer_fields_from_json, offer_fields_to_json
+from hub.record_error import RecordError
+from hub.records import offer_fields_from_json, offer_fields_to_json
 from hub.store.projection import canonical_json
 
 # (diffuser id, offer id): the unit a feed orders its entries by.

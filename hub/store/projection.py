@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 
 from hub.core.offer import FieldGroup, OfferFields
 from hub.core.regional import RegionalChange
-from hub.records import RecordError, offer_fields_to_json, to_json_record
+from hub.record_error import RecordError
+from hub.records import offer_fields_to_json, to_json_record
 from hub.store.port import Positions, StoreError
 
 

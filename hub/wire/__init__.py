@@ -3,7 +3,8 @@
 Each `decode_*` takes the bytes of a Kafka record and returns a model value of `hub.core`, or
 raises `hub.codec.DecodeError` whose `reason` says why (the dead letter's `error_kind`); each
 `encode_*` returns the single-object Avro message of a model value, or raises
-`hub.records.RecordError` naming the field. Stages, tools and tests import codecs from here only.
+`hub.record_error.RecordError` naming the field. Stages, tools and tests import codecs from here
+only.
 """
 
 from hub.codec import (
@@ -15,7 +16,7 @@ from hub.codec import (
     encode_customer_record,
     writer_schema_of,
 )
-from hub.records import RecordError
+from hub.record_error import RecordError
 from hub.wire.models import (
     decode_boundary_facts,
     decode_regional_change,

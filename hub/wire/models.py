@@ -13,7 +13,8 @@ from hub.core.clock import Tick
 from hub.core.collection import Rejection
 from hub.core.diffusion_rules import BoundaryFacts
 from hub.core.regional import RegionalChange
-from hub.records import RecordError, from_avro_record
+from hub.record_error import RecordError
+from hub.records import from_avro_record
 
 T = TypeVar("T")
 

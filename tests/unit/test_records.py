@@ -24,8 +24,8 @@ from hub.core.offer import (
     Prices,
     Weekday,
 )
+from hub.record_error import RecordError
 from hub.records import (
-    RecordError,
     contribution_from_avro,
     contribution_from_json,
     contribution_to_avro,
