@@ -243,8 +243,9 @@ class CollectionProcessor:
         entry = self.entry(contribution.offer_id)
         context = Context(topic_owner=owner, registry=self.registry, territory=self.territory)
         after, outcomes = collect(entry, contribution, origin, context)
-        outputs = list(self._outputs(outcomes))
-        state = self._state_output(entry, after)
+        encoded: dict[int, bytes] = {}
+        outputs = list(self._outputs(outcomes, encoded))
+        state = self._state_output(entry, after, encoded)
         if any(out.size > self.max_record_bytes for out in [*outputs, *state]):
             return self._too_large(entry, outcomes[0], [*outputs, *state])
         self._count(outcomes)
@@ -289,7 +290,11 @@ class CollectionProcessor:
         else:
             self.waiting_since[entry.offer_id] = since
 
-    def _outputs(self, outcomes: Iterable[Outcome]) -> Iterator[Outbound]:
+    def _outputs(
+        self, outcomes: Iterable[Outcome], encoded: dict[int, bytes] | None = None
+    ) -> Iterator[Outbound]:
+        """The outcomes' records; each accepted change's bytes also go into `encoded`, by the
+        change's identity, for the ledger record that embeds the latest one."""
         for outcome in outcomes:
             verdict = outcome.verdict
             key = outcome.contribution.offer_id.encode()
@@ -297,18 +302,25 @@ class CollectionProcessor:
                 # The partial rejection first: a reader of both topics sees why before the change.
                 if verdict.partial is not None:
                     yield Outbound(REJECTIONS, key, encode_rejection(verdict.partial))
-                yield Outbound(REGIONAL_CHANGES, key, encode_regional_change(verdict.change))
+                value = encode_regional_change(verdict.change)
+                if encoded is not None:
+                    encoded[id(verdict.change)] = value
+                yield Outbound(REGIONAL_CHANGES, key, value)
             elif isinstance(verdict, Rejected):
                 yield Outbound(REJECTIONS, key, encode_rejection(verdict.rejection))
 
-    def _state_output(self, before: OfferEntry, after: OfferEntry) -> list[Outbound]:
+    def _state_output(
+        self, before: OfferEntry, after: OfferEntry, encoded: dict[int, bytes] | None = None
+    ) -> list[Outbound]:
         if after == before:
             return []
         if after.latest is None or (
             before.latest is not None and before.latest.version == after.latest.version
         ):
             return [ledger_output(after)]  # only its waiting contributions changed
-        return [boundaries_output(after.latest), ledger_output(after)]
+        # `encoded` is keyed by identity: only this call's changes, all still alive in `after`.
+        latest = (encoded or {}).get(id(after.latest))
+        return [boundaries_output(after.latest), ledger_output(after, latest)]
 
     def _too_large(
         self, entry: OfferEntry, outcome: Outcome, outputs: list[Outbound]
@@ -371,12 +383,14 @@ class CollectionProcessor:
         ]
 
 
-def ledger_output(entry: OfferEntry) -> Outbound:
+def ledger_output(entry: OfferEntry, latest: bytes | None = None) -> Outbound:
     """An offer's record on `sitn.collection.state`, with the header that lets a restart know
-    which entries have a deadline without decoding any (`WAITING_HEADER`)."""
+    which entries have a deadline without decoding any (`WAITING_HEADER`); `latest` is
+    `entry.latest` already encoded, if it is at hand."""
     since = entry.earliest_arrival_ms()
     headers = () if since is None else ((WAITING_HEADER, str(since).encode()),)
-    return Outbound(COLLECTION_STATE, entry.offer_id.encode(), encode_offer_entry(entry), headers)
+    value = encode_offer_entry(entry, latest)
+    return Outbound(COLLECTION_STATE, entry.offer_id.encode(), value, headers)
 
 
 def boundaries_output(change: RegionalChange) -> Outbound:

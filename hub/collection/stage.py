@@ -27,6 +27,7 @@ Guarantees (docs/architecture.md, "Collection"):
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections import deque
@@ -246,13 +247,21 @@ class CollectionStage:
         taken: list[ConsumerRecord] = []
         outputs: list[Outbound] = []
         limit = 1 if task.one_at_a_time else BATCH_INPUTS
-        while len(taken) < limit:
-            tp = await self._next_input(task)
-            if tp is None:
-                break
-            record = task.buffers[tp].popleft()
-            if not task.buffers[tp] and tp in self.consumer.assignment():
-                self.consumer.resume(tp)
+        # The buffers' heads in a heap: an input is chosen in O(log inputs), and the inputs
+        # that may hold more are looked at once here, then only when a buffer runs dry.
+        heads = [(buf[0].timestamp, tp.topic, tp) for tp, buf in task.buffers.items() if buf]
+        heapq.heapify(heads)
+        dry = [tp for tp in task.inputs if not task.buffers.get(tp)]
+        while len(taken) < limit and heads and not await self._waits_for(task, dry):
+            _, _, tp = heapq.heappop(heads)
+            buffer = task.buffers[tp]
+            record = buffer.popleft()
+            if buffer:
+                heapq.heappush(heads, (buffer[0].timestamp, tp.topic, tp))
+            else:
+                dry = [tp]
+                if tp in self.consumer.assignment():
+                    self.consumer.resume(tp)
             outputs += processor.process(_inbound(record))
             taken.append(record)
             task.stream_ms = max(task.stream_ms, record.timestamp)
@@ -281,22 +290,18 @@ class CollectionStage:
                 positions[tp] = max(positions[tp], await self.consumer.position(tp))
         return positions
 
-    async def _next_input(self, task: Task) -> TopicPartition | None:
-        """The input with the earliest head record, unless a topic that may hold an earlier one
-        is still being fetched (then None, for up to `idle_ms`)."""
-        heads = [(buf[0].timestamp, tp.topic, tp) for tp, buf in task.buffers.items() if buf]
-        if not heads:
-            return None
-        for tp in task.inputs:
-            if task.buffers.get(tp):
-                continue
-            if await self._may_hold_more(tp):
+    async def _waits_for(self, task: Task, dry: list[TopicPartition]) -> bool:
+        """Whether one of the `dry` inputs (empty buffers) may hold a record earlier than the
+        buffered ones and is still being fetched: then the task waits, for up to `idle_ms` in
+        all (not per record: an input that lags for longer is then not waited for until it has
+        caught up once)."""
+        for tp in dry:
+            if not task.buffers.get(tp) and await self._may_hold_more(tp):
                 now = time.monotonic()
                 task.blocked_since = task.blocked_since or now
-                if (now - task.blocked_since) * 1000 < self.idle_ms:
-                    return None
+                return (now - task.blocked_since) * 1000 < self.idle_ms
         task.blocked_since = None
-        return min(heads)[2]
+        return False
 
     async def _caught_up(self, task: Task) -> bool:
         for tp in task.inputs:

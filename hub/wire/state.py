@@ -20,12 +20,16 @@ from hub.core.ledger import Judged, OfferEntry, Origin, Waiting
 from hub.wire.models import decode_regional_change, encode_regional_change
 
 
-def encode_offer_entry(entry: OfferEntry) -> bytes:
+def encode_offer_entry(entry: OfferEntry, latest: bytes | None = None) -> bytes:
+    """The entry's state record; `latest`, when given, is `entry.latest` already encoded (the
+    collection stage has just encoded it for `sitn.regional.changes`: not encoded twice)."""
+    if latest is None and entry.latest is not None:
+        latest = encode_regional_change(entry.latest)
     return encode(
         "CollectionState",
         {
             "offer_id": entry.offer_id,
-            "latest": None if entry.latest is None else encode_regional_change(entry.latest),
+            "latest": latest,
             "waiting": [
                 {
                     "topic": w.origin.topic,
