@@ -1,4 +1,4 @@
-"""Avro-shaped records (what fastavro reads) to the model's dataclasses, by msgspec.
+"""The model's dataclasses from Avro-shaped records, and as canonical JSON text, by msgspec.
 
 `read(cls, data)` is the read path of every codec in `hub.wire` and `hub.codec`. msgspec's
 `convert` in strict mode does the mapping: exact types (a string is not an integer), enum values,
@@ -14,10 +14,20 @@ added to the model needs no code here):
   ``decimal(12, 2)`` (finite, below 10^10, two places at most) and timezone-aware datetimes, checked
   only on the fields that hold them.
 
+`json_text(value)` is the canonical JSON text of a model value without record unions (the feeds'
+stored views): keys sorted, no spaces, non-ASCII kept, unset optional fields left out, prices as
+strings with two places, dates ISO-8601: the shape `hub.records.to_json_record` gives, checked the
+same way. msgspec writes dataclasses with every field, so the value is first converted into a
+`Struct` mirror of its class (made once per class) whose optional fields default to None and are
+omitted at their default. `read_json(cls, text)` reads such a text back, with the same checks.
+Both are for the hub's own texts: records people write go through `hub.records`, which also
+refuses unknown keys.
+
 Guarantees: a record that does not fit raises `RecordError` whose `field_path` names the value
 (``payload.fields.prices.lines[1].minimum``), with the event's id when the record has one;
-``read(cls, avro_shape(x)) == x``. Integers need no range check: Avro longs are 64-bit. Unknown keys
-cannot occur: fastavro reads with the hub's own schema, whose fields are the model's.
+``read(cls, avro_shape(x)) == x`` and ``read_json(type(x), json_text(x)) == x``. Integers need no
+range check: Avro longs are 64-bit. Unknown keys cannot occur: fastavro reads with the hub's own
+schema, whose fields are the model's.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import msgspec
 
 from hub.record_error import PRICE_LIMIT, PRICE_QUANTUM, PRICE_SCALE, RecordError
 
-__all__ = ["read"]
+__all__ = ["json_text", "read", "read_json"]
 
 AVRO_NAMESPACE: Final = "org.sitn.hub"
 T = TypeVar("T")
@@ -143,6 +153,103 @@ def _record_union(hint: Any) -> dict[str, type[Any]]:
     if len(records) < 2:
         return {}
     return {f"{AVRO_NAMESPACE}.{arg.__name__}": arg for arg in records}
+
+
+# ---------------------------------------------------------------- canonical JSON text
+
+
+def json_text(value: object) -> str:
+    """The canonical JSON text of a model value (module docstring); raises `RecordError`."""
+    cls = type(value)
+    check = _plan(cls).check
+    try:
+        if check is not None:
+            check(value)
+        mirror = msgspec.convert(value, _mirror_of(cls), from_attributes=True, dec_hook=_cents)
+    except _Bad as bad:
+        raise RecordError(_path(bad.steps), bad.message) from None
+    except msgspec.ValidationError as error:
+        raise _from_msgspec(str(error), None) from None
+    return _JSON_ENCODER.encode(mirror).decode()
+
+
+def read_json(cls: type[T], text: str | bytes) -> T:
+    """An instance of the model dataclass `cls` from a `json_text`; raises `RecordError`."""
+    try:
+        value = msgspec.json.decode(text, type=cls, strict=True)
+        check = _plan(cls).check
+        if check is not None:
+            check(value)
+    except msgspec.ValidationError as error:
+        raise _from_msgspec(str(error), None) from None
+    except msgspec.DecodeError as error:
+        raise RecordError("", f"is not JSON: {error}") from None
+    except _Bad as bad:
+        raise RecordError(_path(bad.steps), bad.message) from None
+    return value
+
+
+class _Cents:
+    """A price in a `Struct` mirror: written as a string with exactly two places."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, price: Decimal) -> None:
+        self.text = str(price.quantize(PRICE_QUANTUM))
+
+
+def _cents(kind: type[Any], value: Any) -> Any:
+    if kind is _Cents and isinstance(value, Decimal):
+        return _Cents(value)
+    raise NotImplementedError(f"no JSON mapping for {kind.__name__}")
+
+
+def _cents_text(value: Any) -> Any:
+    if isinstance(value, _Cents):
+        return value.text
+    raise NotImplementedError(f"no JSON mapping for {type(value).__name__}")
+
+
+_JSON_ENCODER: Final = msgspec.json.Encoder(enc_hook=_cents_text, order="sorted")
+_MIRRORS: Final[dict[type[Any], type[msgspec.Struct]]] = {}
+
+
+def _mirror_of(cls: type[Any]) -> type[msgspec.Struct]:
+    found = _MIRRORS.get(cls)
+    if found is None:
+        found = _MIRRORS[cls] = _new_mirror(cls, (cls,))
+    return found
+
+
+def _new_mirror(cls: type[Any], within: tuple[type[Any], ...]) -> type[msgspec.Struct]:
+    specs: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for name, hint in _hints(cls).items():
+        optional = get_origin(hint) in (types.UnionType, typing.Union) and type(None) in get_args(
+            hint
+        )
+        mirrored = _mirror_hint(hint, within)
+        specs.append((name, mirrored, None) if optional else (name, mirrored))
+    return msgspec.defstruct(
+        f"{cls.__name__}Json", specs, kw_only=True, omit_defaults=True, frozen=True
+    )
+
+
+def _mirror_hint(hint: Any, within: tuple[type[Any], ...]) -> Any:
+    origin = get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [arg for arg in get_args(hint) if arg is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"json_text takes no union of several types ({hint})")
+        return _mirror_hint(options[0], within) | None
+    if origin is tuple:
+        return tuple[_mirror_hint(get_args(hint)[0], within), ...]  # type: ignore[misc]
+    if isinstance(hint, type) and is_dataclass(hint):
+        if hint in within:
+            raise TypeError(f"{hint.__name__} contains itself: no JSON mapping for that")
+        return _MIRRORS.get(hint) or _new_mirror(hint, (*within, hint))
+    if hint is Decimal:
+        return _Cents
+    return hint
 
 
 # ---------------------------------------------------------------- checks beyond types

@@ -12,7 +12,6 @@ these, so they cannot disagree on what an append does; they differ only in how t
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,9 +19,9 @@ from datetime import UTC, datetime
 from consumers.feeds.keys import is_key_hash
 from consumers.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
 from hub.core.diffusion import DiffusionChange, DiffusionKind
+from hub.core.offer import OfferFields
+from hub.msgspec_records import json_text, read_json
 from hub.record_error import RecordError
-from hub.records import offer_fields_from_json, offer_fields_to_json
-from hub.store.projection import canonical_json
 
 # (diffuser id, offer id): the unit a feed orders its entries by.
 FeedOfferKey = tuple[str, str]
@@ -88,7 +87,7 @@ def check_entry(change: DiffusionChange, encoded: dict[int, str] | None = None) 
     view_json = None if encoded is None else encoded.get(id(change.view))
     if view_json is None:
         try:
-            view_json = canonical_json(offer_fields_to_json(change.view))
+            view_json = json_text(change.view)
         except RecordError as error:
             raise FeedError(f"{where}: view.{error}") from None
         if encoded is not None:
@@ -98,9 +97,7 @@ def check_entry(change: DiffusionChange, encoded: dict[int, str] | None = None) 
 
 def restored(checked: CheckedEntry) -> DiffusionChange:
     """The entry as a store gives it back: view read from its JSON text, time in UTC."""
-    view = (
-        None if checked.view_json is None else offer_fields_from_json(json.loads(checked.view_json))
-    )
+    view = None if checked.view_json is None else read_json(OfferFields, checked.view_json)
     change = checked.change
     return replace(change, view=view, occurred_at=change.occurred_at.astimezone(UTC))
 

@@ -46,7 +46,7 @@ from consumers.feeds.entries import (
 from consumers.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
-from hub.records import offer_fields_from_json
+from hub.msgspec_records import read_json
 from hub.store.port import StoreError
 from hub.store.positions import read_positions, save_positions
 from hub.store.projection import check_positions
@@ -92,7 +92,7 @@ def _entry_of(row: Any, views: dict[str, OfferFields] | None = None) -> FeedEntr
     if row.view_json is not None:
         view = None if views is None else views.get(row.view_json)
         if view is None:
-            view = offer_fields_from_json(json.loads(row.view_json))
+            view = read_json(OfferFields, row.view_json)
             if views is not None:
                 views[row.view_json] = view
     return FeedEntry(

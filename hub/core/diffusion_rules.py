@@ -81,16 +81,25 @@ class Excluded:
 class Projections:
     """What the projections of one change at one time share, computed once for all diffusers.
 
-    The rights check depends on the diffuser's class only, and the view's fields on the covering
-    conventions' field groups and languages and on the class: with a hundred diffusers in a few
-    classes and a few convention shapes, most projections are then a dictionary lookup. Valid for
-    one (change, registry, at) only; `fan_out` makes one per change.
+    The rights check depends on the diffuser's class only. A view is keyed by what actually
+    selects its content: the covering conventions' field groups among those the offer has set,
+    their languages among those its texts are in, and the indexes of the media the diffuser's
+    class may show at `at`. Diffusers whose conventions differ only in groups or languages the
+    offer lacks, or whose classes see the same media, then share one view object (built once,
+    encoded once by the feeds). Valid for one (change, registry, at) only; `fan_out` makes one
+    per change.
     """
 
     rights: dict[DiffuserClass, bool] = field(default_factory=dict)
-    views: dict[tuple[tuple[FieldGroup, ...], frozenset[str], DiffuserClass], View] = field(
+    views: dict[tuple[tuple[FieldGroup, ...], frozenset[str], tuple[int, ...]], View] = field(
         default_factory=dict
     )
+    media: dict[DiffuserClass, tuple[int, ...]] = field(default_factory=dict)
+    # covering conventions' ids -> (their groups the offer has, their languages its texts are in)
+    selections: dict[tuple[str, ...], tuple[tuple[FieldGroup, ...], frozenset[str]]] = field(
+        default_factory=dict
+    )
+    offer: tuple[frozenset[FieldGroup], frozenset[str]] | None = None  # set groups, languages
 
 
 def project(
@@ -152,18 +161,34 @@ def project(
             f"{', '.join(_contributors(change)) or 'none'}) allows the "
             f"{diffuser.diffuser_class.value} class of {diffuser.diffuser_id}",
         )
-    groups = tuple(
-        group
-        for group in FieldGroup
-        if group not in PRIVATE_GROUPS and any(group in c.field_groups for c in covering)
-    )
-    languages = frozenset(lang for c in covering for lang in c.languages)
-    shape = (groups, languages, diffuser.diffuser_class)
+    if shared.offer is None:
+        shared.offer = (frozenset(public.groups()), _text_languages(public))
+    present, written_in = shared.offer
+    selected = tuple(c.convention_id for c in covering)
+    selection = shared.selections.get(selected)
+    if selection is None:
+        selection = shared.selections[selected] = (
+            tuple(
+                group
+                for group in FieldGroup
+                if group in present
+                and group not in PRIVATE_GROUPS
+                and any(group in c.field_groups for c in covering)
+            ),
+            frozenset(lang for c in covering for lang in c.languages) & written_in,
+        )
+    groups, languages = selection
+    media: tuple[int, ...] = ()
+    if FieldGroup.MEDIA in groups:
+        found = shared.media.get(diffuser.diffuser_class)
+        if found is None:
+            found = _media_shown(public.media or (), diffuser.diffuser_class, at)
+            shared.media[diffuser.diffuser_class] = found
+        media = found
+    shape = (groups, languages, media)
     view = shared.views.get(shape)
     if view is None:
-        view = View(
-            change.offer_type, _view_fields(public, groups, languages, diffuser.diffuser_class, at)
-        )
+        view = View(change.offer_type, _view_fields(public, groups, languages, media))
         shared.views[shape] = view
     return view
 
@@ -413,8 +438,7 @@ def _view_fields(
     public: OfferFields,
     groups: tuple[FieldGroup, ...],
     languages: frozenset[str],
-    diffuser_class: DiffuserClass,
-    at: datetime,
+    media: tuple[int, ...],
 ) -> OfferFields:
     # `only` rebuilds the value from the listed groups, so a private block a malformed change
     # carried in `public` cannot come along.
@@ -423,7 +447,14 @@ def _view_fields(
         view,
         names=_in_languages(view.names, languages),
         descriptions=_in_languages(view.descriptions, languages),
-        media=_media_for(view.media, diffuser_class, at),
+        media=None if view.media is None else tuple(view.media[i] for i in media),
+    )
+
+
+def _text_languages(public: OfferFields) -> frozenset[str]:
+    """The languages the offer's names and descriptions are written in."""
+    return frozenset(
+        text.lang for texts in (public.names, public.descriptions) for text in texts or ()
     )
 
 
@@ -435,14 +466,13 @@ def _in_languages(
     return tuple(text for text in texts if text.lang in languages)
 
 
-def _media_for(
-    media: tuple[Media, ...] | None, diffuser_class: DiffuserClass, at: datetime
-) -> tuple[Media, ...] | None:
-    if media is None:
-        return None
+def _media_shown(
+    media: tuple[Media, ...], diffuser_class: DiffuserClass, at: datetime
+) -> tuple[int, ...]:
+    """The indexes of the media a diffuser of the class may show at `at`."""
     return tuple(
-        item
-        for item in media
+        index
+        for index, item in enumerate(media)
         if diffuser_class in item.allowed_classes
         and Validity(item.rights_start, item.rights_end).covers(at)
     )

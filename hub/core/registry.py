@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import cached_property
 
 from hub.core.offer import DiffuserClass, FieldGroup, OfferType
 
@@ -230,10 +231,17 @@ class Registry:
         self, diffuser: str, at: datetime
     ) -> tuple[DiffusionConvention, ...]:
         return tuple(
-            c
-            for c in self.diffusion_conventions
-            if c.diffuser == diffuser and c.validity.covers(at)
+            c for c in self._conventions_by_diffuser.get(diffuser, ()) if c.validity.covers(at)
         )
+
+    @cached_property
+    def _conventions_by_diffuser(self) -> Mapping[str, tuple[DiffusionConvention, ...]]:
+        # The diffusion rules ask once per diffuser per change: a scan of every convention
+        # each time made a fan-out quadratic in the number of diffusers. Kept in registry order.
+        found: dict[str, list[DiffusionConvention]] = {}
+        for convention in self.diffusion_conventions:
+            found.setdefault(convention.diffuser, []).append(convention)
+        return {diffuser: tuple(conventions) for diffuser, conventions in found.items()}
 
     def in_force(self, at: datetime) -> Registry:
         """This registry without the conventions, exceptions and concessions not in force at `at`.

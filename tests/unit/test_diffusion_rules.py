@@ -869,3 +869,69 @@ def test_the_planner_finds_the_boundaries_next_boundary_finds(
 
     for facts in (boundary_facts(change), boundary_facts(other), boundary_facts(change)):
         assert planner.next_boundary(facts, after) == next_boundary(facts, chosen, after)
+
+
+# ---------------------------------------------------------------- shared projections
+
+
+def _literal_view(change: RegionalChange, diffuser_id: str, at: datetime) -> OfferFields:
+    """The view as the module docstring defines it, computed for one diffuser alone."""
+    department = change.public.location.address.commune_insee[:2]  # type: ignore[union-attr]
+    covering = [
+        c
+        for c in registry().diffusion_conventions_of(diffuser_id, at)
+        if (not c.offer_types or change.offer_type in c.offer_types)
+        and (not c.departments or department in c.departments)
+    ]
+    groups = tuple(
+        g
+        for g in FieldGroup
+        if g is not FieldGroup.PRIVATE and any(g in c.field_groups for c in covering)
+    )
+    languages = {lang for c in covering for lang in c.languages}
+    fields = change.public.only(groups)
+
+    def texts(value: tuple[LocalizedText, ...] | None) -> tuple[LocalizedText, ...] | None:
+        return None if value is None else tuple(t for t in value if t.lang in languages)
+
+    klass = diffuser(diffuser_id).diffuser_class
+    media = None
+    if fields.media is not None:
+        media = tuple(
+            m
+            for m in fields.media
+            if klass in m.allowed_classes and Validity(m.rights_start, m.rights_end).covers(at)
+        )
+    return replace(
+        fields, names=texts(fields.names), descriptions=texts(fields.descriptions), media=media
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    public=offer_fields,
+    media=st.lists(
+        st.sampled_from((PHOTO, EXPIRED_PHOTO, SUMMER_PHOTO, INSTITUTIONAL_PHOTO)), max_size=4
+    ),
+    day=st.integers(min_value=0, max_value=365),
+)
+def test_every_view_fan_out_shares_is_the_one_each_diffuser_would_get_alone(
+    public: OfferFields, media: list[Media], day: int
+) -> None:
+    fields = replace(
+        public,
+        location=DEAUVILLE,
+        diffusion=DiffusionStatus.PUBLISHED,
+        media=tuple(media) if public.media is not None else None,
+        private=None,
+    )
+    at = NOW + timedelta(days=day)
+    entries = fan_out(offer(public=fields), {}, registry(), at)
+    assert entries, "the Deauville hotel reaches the region's and Calvados' sites"
+    for entry in entries:
+        assert entry.view == _literal_view(offer(public=fields), entry.diffuser_id, at)
+    # Equal views are one object: the feeds encode each of them once.
+    by_content: dict[str, set[int]] = {}
+    for entry in entries:
+        by_content.setdefault(repr(entry.view), set()).add(id(entry.view))
+    assert all(len(ids) == 1 for ids in by_content.values())
