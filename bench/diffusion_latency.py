@@ -8,16 +8,19 @@ or KAFKA_BOOTSTRAP_SERVERS if set, then refusing topics that already hold record
    `--diffusers` in total (`bench-diffuser-NNN`, classes spread over institutional, partner and
    other, seeded diffusion conventions of varied types, departments, field groups and languages,
    all in force), checked by the registry file parser, with `apply_registry`;
-2. starts a `hub.worker.Worker` in-process on a fresh SQLite store in the temporary folder;
+2. starts the hub on a fresh SQLite store in the temporary folder: `sitn worker`, every stage its
+   own process as an operator runs it (`bench.latency_hub.StageProcesses`, progress read from the
+   collection group's committed offsets and the database), or with `--in-process` every stage in
+   this process (`hub.worker.Worker`, progress read from its tallies);
 3. publishes the offers' creations (`--offers`) and waits until they are judged, stored and
    diffused (not measured, only shown);
 4. publishes `--rate` x `--seconds` follow-up changes (5 % built to be rejected), encoded
    beforehand, at a steady pace with an idempotent producer in a child process (so the pace does
-   not depend on the worker's event loop or its hold on the GIL), each send time noted on the
+   not depend on the hub's event loop or its hold on the GIL), each send time noted on the
    system-wide monotonic clock; meanwhile a thread polls the feeds of the watched diffusers
    (site-crt-normandie and synthetic diffusers that receive every type, department, public field
    group and language) on the same SQLite file, read-only, and notes when each entry
-   (offer, version, entry time) first shows in each of their feeds; the worker's tallies are
+   (offer, version, entry time) first shows in each of their feeds; the hub's progress is
    sampled;
 5. waits until the hub has caught up (contributions judged, regional changes and the scheduler's
    ticks diffused, everything stored), reads `sitn.regional.changes` to map each sent
@@ -27,17 +30,16 @@ or KAFKA_BOOTSTRAP_SERVERS if set, then refusing topics that already hold record
    carries the tick's time, so it is never taken for the change's). Rejected changes and changes
    outside the watched views produce none and are counted apart. Latencies are shown overall and
    per 10-second window of send time, with the publish rate achieved, the judged and fan-out
-   rates (feed entries appended per second over all diffusers, from the diffusion projector's
-   tally, ticks' entries included) and the backlog when the last change was sent.
+   rates (feed entries appended per second over all diffusers, ticks' entries included) and the backlog when the last change was sent.
 
-The worker runs everything it runs in production, the scheduler included: it reads the wall clock,
+The hub runs everything it runs in production, the scheduler included: it reads the wall clock,
 and the demo's offers are dated from 2026-01-01, so boundaries already passed (events over, media
 rights ended) make it tick, and those ticks are diffused too.
 
 A visible time is the start of the poll that first saw the entry, so a latency overstates the true
 one by at most the gap between two polls (shown). Prints only; asserts nothing about time.
 Usage: `python -m bench.diffusion_latency [--rate 200] [--diffusers 100] [--seconds 60]
-[--offers N] [--watch K] [--seed S]`.
+[--offers N] [--watch K] [--seed S] [--in-process]`.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import sqlite3
 import statistics
 import tempfile
 import threading
@@ -64,9 +65,17 @@ from datetime import date, datetime
 from pathlib import Path
 
 from aiokafka import TopicPartition
-from sqlalchemy import Engine, and_, create_engine, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from bench.hub_throughput import OUTPUT_TOPICS, refuse_written_topics
+from bench.latency_hub import (
+    Hub,
+    InProcess,
+    RecordCount,
+    Sample,
+    StageProcesses,
+    read_only_engine,
+)
 from hub.broker import LocalBroker
 from hub.codec import encode_contribution
 from hub.core.offer import LANGUAGES, PRIVATE_GROUPS, DiffuserClass, FieldGroup, OfferType
@@ -76,9 +85,10 @@ from hub.demo_run import prepare
 from hub.kafka_clients import make_consumer, make_producer, topic_partitions
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry, parse_registry, registry_to_toml
+from hub.registry.topic import read_registry_topic
 from hub.settings import Settings
 from hub.store.schema import feed_entries
-from hub.topic_reader import read_prefix
+from hub.topic_reader import read_prefix_records
 from hub.topics import (
     DIFFUSION_TICKS,
     OFFER_PARTITIONS,
@@ -87,7 +97,6 @@ from hub.topics import (
     contrib_topic,
 )
 from hub.wire import decode_regional_change
-from hub.worker import Worker
 from producers.demo import (
     DemoChange,
     as_contribution,
@@ -337,14 +346,6 @@ async def publish_now(bootstrap: str, records: Sequence[Record]) -> None:
 # ---------------------------------------------------------------- the feed poller (thread)
 
 
-def read_only_engine(path: Path) -> Engine:
-    """An engine that cannot write to the store: the poller only watches."""
-    uri = f"file:{path}?mode=ro"
-    return create_engine(
-        "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
-    )
-
-
 # (diffuser, offer, regional version, entry time): an entry a change caused carries the change's
 # time; one a scheduler's tick caused (same version) carries the tick's, later.
 Shown = tuple[str, str, int, datetime]
@@ -437,51 +438,17 @@ class FeedPoller(threading.Thread):
             self.engine.dispose()
 
 
-# ---------------------------------------------------------------- the worker's progress
+# ---------------------------------------------------------------- the hub's progress
 
 
-def judged(worker: Worker) -> int:
-    if worker.collection is None:
-        return 0
-    t = worker.collection.totals()
-    return (
-        t.accepted
-        + t.partially_rejected
-        + t.rejected
-        + t.no_effect
-        + t.dead_lettered
-        + t.customer_records
-    )
-
-
-@dataclass(frozen=True)
-class Sample:
-    at: float
-    judged: int
-    diffused_changes: int
-    diffused_ticks: int
-    entries: int
-
-
-def sample(worker: Worker) -> Sample:
-    diffusion = worker.diffusion
-    return Sample(
-        clock(),
-        judged(worker),
-        diffusion.tally.changes if diffusion else 0,
-        diffusion.tally.ticks if diffusion else 0,
-        diffusion.tally.entries if diffusion else 0,
-    )
-
-
-async def sampler(worker: Worker, samples: list[Sample], stop: asyncio.Event) -> None:
+async def sampler(hub: Hub, samples: list[Sample], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        samples.append(sample(worker))
+        samples.append(await hub.sample(clock()))
         try:
             await asyncio.wait_for(stop.wait(), SAMPLE_EVERY)
         except TimeoutError:
             continue
-    samples.append(sample(worker))
+    samples.append(await hub.sample(clock()))
 
 
 @dataclass(frozen=True)
@@ -490,7 +457,8 @@ class Backlog:
 
     unjudged: int  # contributions sent and not yet judged
     undiffused: int  # regional changes on the topic the diffusion projector has not read yet
-    unscheduled: int  # regional changes the scheduler has not looked at yet (it may tick them)
+    # Regional changes the scheduler has not looked at yet (it may tick them); None: not known.
+    unscheduled: int | None
     ticks: int  # the scheduler's ticks the diffusion projector has not read yet
     unstored: int  # regional changes and rejections the store projector has not read yet
 
@@ -503,19 +471,19 @@ class Backlog:
 
 class Progress:
     """The hub's backlog, read with one consumer kept open (a new client per look costs CPU the
-    worker, in this same process, would miss)."""
+    hub, in this same process or beside it, would miss)."""
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
         self.consumer = make_consumer(
-            worker.settings.bootstrap_servers, group_id=None, client_id="sitn-bench-progress"
+            hub.settings.bootstrap_servers, group_id=None, client_id="sitn-bench-progress"
         )
         self.partitions: list[TopicPartition] = []
 
     async def __aenter__(self) -> Progress:
         await self.consumer.start()
         self.partitions = await topic_partitions(
-            self.worker.settings.bootstrap_servers, [REGIONAL_CHANGES, REJECTIONS, DIFFUSION_TICKS]
+            self.hub.settings.bootstrap_servers, [REGIONAL_CHANGES, REJECTIONS, DIFFUSION_TICKS]
         )
         return self
 
@@ -523,25 +491,25 @@ class Progress:
         await self.consumer.stop()
 
     async def backlog(self, sent: int) -> Backlog:
-        worker = self.worker
-        assert worker.diffusion is not None
-        assert worker.projector is not None
-        assert worker.scheduler is not None
+        hub = self.hub
         ends = {
             (tp.topic, tp.partition): end
             for tp, end in (await self.consumer.end_offsets(self.partitions)).items()
         }
-        diffused = await asyncio.to_thread(worker.diffusion.feeds.positions)
-        stored = await asyncio.to_thread(worker.projector.store.positions)
+        diffused = await hub.diffused_positions()
+        stored = await hub.stored_positions()
+        scheduled = hub.scheduled_positions()
         return Backlog(
-            max(sent - judged(worker), 0),
+            max(sent - await hub.judged(), 0),
             sum(
                 max(end - diffused.get(key, 0), 0)
                 for key, end in ends.items()
                 if key[0] == REGIONAL_CHANGES
             ),
-            sum(
-                max(end - worker.scheduler.positions.get(key, 0), 0)
+            None
+            if scheduled is None
+            else sum(
+                max(end - scheduled.get(key, 0), 0)
                 for key, end in ends.items()
                 if key[0] == REGIONAL_CHANGES
             ),
@@ -565,15 +533,14 @@ class Progress:
         returned is when nothing was waiting any more. With `progress_every`, prints the backlog
         that often (a long catch-up shows it moving).
         """
-        worker = self.worker
+        hub = self.hub
         within = max(SETTLE_MIN, sent * SETTLE_PER_RECORD)
         started = shown = clock()
         quiet_since: float | None = None
         while clock() < started + within:
-            if worker.stop is not None and worker.stop.is_set():
-                raise SystemExit(f"the worker stopped before catching up: {worker.summary()}")
+            hub.check_running()
             due = progress_every is not None and clock() - shown >= progress_every
-            if judged(worker) >= sent or due:
+            if await hub.judged() >= sent or due:
                 late = await self.backlog(sent)
                 if not late.none:
                     quiet_since = None
@@ -585,7 +552,7 @@ class Progress:
                     shown = clock()
                     print(f"  {shown - started:,.0f}s: {late}", flush=True)
             await asyncio.sleep(0.25)
-        raise SystemExit(f"the hub did not catch up within {within:g}s: {worker.summary()}")
+        raise SystemExit(f"the hub did not catch up within {within:g}s: {hub.summary()}")
 
 
 # ---------------------------------------------------------------- one run
@@ -614,7 +581,12 @@ class Outcome:
 
 
 async def run(
-    bootstrap: str, home: Path, registry: Registry, work: Workload, outcome: Outcome
+    bootstrap: str,
+    home: Path,
+    registry: Registry,
+    work: Workload,
+    outcome: Outcome,
+    in_process: bool,
 ) -> None:
     await prepare(bootstrap, registry)
     contributor_topics = [contrib_topic(org) for org in sorted(registry.organisations)]
@@ -627,32 +599,33 @@ async def run(
             "SITN_DATABASE_URL": f"sqlite:///{store_path}",
         }
     )
-    worker = Worker(settings, app_id=f"sitn-bench-latency-{secrets.token_hex(4)}")
-    ready = asyncio.Event()
-    task = asyncio.create_task(worker.run(on_ready=lambda _: ready.set()), name="bench-worker")
-    waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        waiter.cancel()
-        task.result()
-        raise SystemExit("the worker stopped before it was ready")
+    hub: Hub
+    if in_process:
+        hub = InProcess(settings, app_id=f"sitn-bench-latency-{secrets.token_hex(4)}")
+    else:
+        hub = StageProcesses(settings, store_path, home / "worker.log")
+    in_force = (await read_registry_topic(bootstrap)).registry
+    if len(in_force.diffusers) != outcome.diffusers:
+        raise SystemExit(
+            f"sitn.registry folds into {len(in_force.diffusers)} diffusers, not "
+            f"{outcome.diffusers}: it held other entries; use a broker whose hub topics are empty"
+        )
+    await hub.start()
     poller = FeedPoller(store_path, outcome.watched)
     stop_sampling = asyncio.Event()
     try:
-        async with Progress(worker) as progress:
-            await measure(worker, work, outcome, progress, poller, stop_sampling)
+        async with Progress(hub) as progress:
+            await measure(hub, work, outcome, progress, poller, stop_sampling)
     finally:
         stop_sampling.set()
         if poller.is_alive():
             poller.halt.set()
             await asyncio.to_thread(poller.join)
-        assert worker.stop is not None
-        worker.stop.set()
-        await asyncio.wait_for(task, 120)
+        await hub.stop()
 
 
 async def measure(
-    worker: Worker,
+    hub: Hub,
     work: Workload,
     outcome: Outcome,
     progress: Progress,
@@ -660,21 +633,14 @@ async def measure(
     stop_sampling: asyncio.Event,
 ) -> None:
     """Creations first (not measured), then the paced changes with the poller watching."""
-    assert worker.diffusion is not None
-    settings = worker.settings
+    settings = hub.settings
     bootstrap = settings.bootstrap_servers
-    diffusers = len(worker.diffusion.registry().diffusers)
-    if diffusers != outcome.diffusers:
-        raise SystemExit(
-            f"the worker's registry has {diffusers} diffusers, not {outcome.diffusers}: "
-            "sitn.registry held other entries; use a broker whose hub topics are empty"
-        )
     started = clock()
     await publish_now(bootstrap, work.creations)
     await progress.settle(len(work.creations), progress_every=60.0)
     outcome.creations = len(work.creations)
     outcome.creations_seconds = clock() - started
-    outcome.creation_entries = worker.diffusion.tally.entries
+    outcome.creation_entries = await hub.entries()
     print(
         f"creations: {outcome.creations:,} offers judged, stored and diffused in "
         f"{outcome.creations_seconds:.1f}s ({outcome.creation_entries:,} feed entries; "
@@ -683,7 +649,7 @@ async def measure(
 
     await asyncio.to_thread(poller.skip_to_heads)
     poller.start()
-    sampling = asyncio.create_task(sampler(worker, outcome.samples, stop_sampling))
+    sampling = asyncio.create_task(sampler(hub, outcome.samples, stop_sampling))
     print(
         f"publishing {len(work.follow_ups):,} changes at {outcome.rate:g}/s "
         f"for {outcome.seconds:g}s ...",
@@ -708,10 +674,19 @@ async def measure(
     await sampling
     outcome.seen = poller.seen
     outcome.poll_starts = poller.poll_starts
-    outcome.summary = worker.summary()
+    outcome.summary = hub.summary()
     wanted = {r.event_id for r in work.follow_ups}
-    history = await read_prefix(bootstrap, REGIONAL_CHANGES, decode_regional_change)
-    for change in history.values:
+    history = await read_prefix_records(
+        bootstrap,
+        REGIONAL_CHANGES,
+        lambda r: (r.topic, r.partition, r.offset, decode_regional_change(r.value)),
+    )
+    ticks = await read_prefix_records(
+        bootstrap, DIFFUSION_TICKS, lambda r: (r.topic, r.partition, r.offset)
+    )
+    count = RecordCount.of([*(v[:3] for v in history.values), *ticks.values])
+    outcome.samples = [count.counted(sample) for sample in outcome.samples]
+    for *_, change in history.values:
         if change.event_id in wanted:
             outcome.caused[change.event_id] = (
                 change.offer_id,
@@ -815,8 +790,13 @@ def report(outcome: Outcome) -> None:
         print(
             f"backlog at the last send: {late.unjudged:,} contributions not judged, "
             f"{late.undiffused:,} regional changes and {late.ticks:,} ticks not diffused, "
-            f"{late.unstored:,} records not stored, {late.unscheduled:,} regional changes not "
-            "seen by the scheduler -> "
+            f"{late.unstored:,} records not stored, "
+            + (
+                ""
+                if late.unscheduled is None
+                else f"{late.unscheduled:,} regional changes not seen by the scheduler "
+            )
+            + "-> "
             + ("the hub kept up" if kept_up else "the hub did NOT keep up")
             + " (kept up: at most one second of sending waiting)"
         )
@@ -859,7 +839,7 @@ def report(outcome: Outcome) -> None:
             f"{ms(values[-1]):>9}{(b.judged - a.judged) / dt:>10.1f}"
             f"{(b.entries - a.entries) / dt:>11.0f}"
         )
-    print(f"worker: {outcome.summary}")
+    print(outcome.summary)
 
 
 # ---------------------------------------------------------------- main
@@ -877,6 +857,12 @@ def main() -> None:
         "--watch", type=int, default=3, help="synthetic diffusers watched (default 3)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generators")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every stage in this process (hub.worker) instead of `sitn worker`'s stage "
+        "processes",
+    )
     args = parser.parse_args()
     if args.rate <= 0 or args.seconds <= 0 or args.offers < 1 or args.watch < 0:
         parser.error("--rate and --seconds must be positive, --offers at least 1, --watch >= 0")
@@ -901,7 +887,7 @@ def main() -> None:
             bootstrap, where = broker.bootstrap, f"a fresh broker ready in {ready:.1f}s"
         print(f"on {bootstrap}, {where}; load average {os.getloadavg()}")
         try:
-            asyncio.run(run(bootstrap, home, registry, work, outcome))
+            asyncio.run(run(bootstrap, home, registry, work, outcome, args.in_process))
         finally:
             if broker is not None:
                 broker.stop()
