@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 
 from hub.codec import encode_contribution, encode_customer_record
 from hub.core.charte import Violation, check_change, check_new_offer
@@ -39,6 +39,7 @@ from hub.core.contribution import (
     Payload,
 )
 from hub.core.territory import Territory
+from hub.kafka_clients import topic_partitions
 from hub.topics import contrib_topic
 
 DEFAULT_CHUNK = 2000
@@ -311,6 +312,20 @@ class Publisher:
                 delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _missing_topic(self) -> str | None:
+        """Why the contributor's topic cannot be written, if it does not exist: checked before any
+        version is reserved, since a producer would only retry its metadata for a minute."""
+        try:
+            await topic_partitions(self.bootstrap, [self.topic])
+        except UnknownTopicOrPartitionError:
+            return (
+                f"there is no topic {self.topic} on Kafka at {self.bootstrap}: "
+                f"{self.contributor!r} is not an organisation registered with this hub (check "
+                "--as; an operator registers an organisation with `sitn registry apply`, which "
+                "creates its topic); nothing was published"
+            )
+        return None
+
     async def _send(
         self,
         ledger: VersionLedger,
@@ -327,6 +342,15 @@ class Publisher:
                 unsent=tuple(c for chunk in chunks for c in chunk.changes),
                 error=f"could not reach Kafka at {self.bootstrap} after "
                 f"{self.connect_attempts} attempts ({error}); nothing was published",
+            )
+        missing = await self._missing_topic()
+        if missing is not None:
+            await producer.stop()
+            return PublishReport(
+                self.topic,
+                refused=refused,
+                unsent=tuple(c for chunk in chunks for c in chunk.changes),
+                error=missing,
             )
         sent: list[SentEvent] = []
         try:

@@ -43,8 +43,20 @@ def publish(
     except ValueError as error:
         fail(str(error), code=2)
     config = settings()
-    with file.open(encoding="utf-8") as lines:
-        numbered, problems = read_changes(lines, contributor)
+    try:
+        with file.open(encoding="utf-8") as lines:
+            numbered, problems = read_changes(lines, contributor)
+    except UnicodeDecodeError:
+        fail(
+            f"{file} is not UTF-8 text ({_first_bad_byte(file)}): sitn publish reads JSON "
+            "lines, one change per line, in UTF-8 "
+            "(as `sitn demo generate` writes them); for a DATAtourisme or Tourinsoft export use "
+            "`sitn import`",
+            code=2,
+        )
+    if not numbered and not problems:
+        out.print(f"{file} holds no change (no line with a JSON object): nothing to publish")
+        return
     for problem in problems:
         err.print(f"[red]refused[/] {escape(problem.describe())}")
     if problems and not skip_invalid:
@@ -85,6 +97,17 @@ def publish(
         fail(result.error, code=1)
     if result.refused and not skip_invalid:
         fail("invalid changes: nothing was published", code=2)
+
+
+def _first_bad_byte(file: Path) -> str:
+    """Where the file stops being UTF-8 (the reader's error counts from its last chunk only)."""
+    data = file.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return f"byte {data[error.start]:#04x} at offset {error.start}, line {line}"
+    return "its encoding changed while it was read"
 
 
 def report_json(result: PublishReport) -> dict[str, object]:

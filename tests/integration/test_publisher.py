@@ -194,3 +194,62 @@ def test_sitn_publish_names_the_line_field_and_rule_of_each_bad_change(
     assert [c.offer_id for _, c in asyncio.run(read_all(kafka_bootstrap, topic))] == [
         "HOTNOR014V500009"
     ]
+
+
+def test_sitn_publish_names_a_file_that_is_not_utf8_text_and_sends_nothing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    org, topic = asyncio.run(topic_of(kafka_bootstrap))
+    binary = tmp_path / "offers.zip"
+    binary.write_bytes(b"PK\x03\x04\n\x00\x00\x00\x08\x00\xb7\x9c\xff\xfe")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SITN_HOME": str(tmp_path)}
+
+    result = CliRunner().invoke(app, ["publish", "--as", org, str(binary)], env=env)
+
+    assert result.exit_code == 2
+    assert "offers.zip is not UTF-8 text (byte 0xb7 at offset 10, line 2)" in result.output
+    assert "sitn import" in result.output
+    assert "Traceback" not in result.output
+    assert asyncio.run(read_all(kafka_bootstrap, topic)) == []
+
+
+def test_sitn_publish_says_so_when_a_file_holds_no_change(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    org, topic = asyncio.run(topic_of(kafka_bootstrap))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n  \n")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SITN_HOME": str(tmp_path)}
+
+    result = CliRunner().invoke(app, ["publish", "--as", org, str(empty)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "empty.jsonl holds no change" in result.output
+    assert "nothing to publish" in result.output
+    assert asyncio.run(read_all(kafka_bootstrap, topic)) == []
+
+
+def test_an_organisation_without_a_topic_is_refused_at_once_and_reserves_no_version(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    unknown = f"ot-nowhere-{os.urandom(3).hex()}"
+    lines = tmp_path / "changes.jsonl"
+    good = contribution_to_json(
+        replace(examples.rich_creation(), contributor=unknown, offer_id="HOTNOR014V500011")
+    )
+    lines.write_text(json.dumps(good) + "\n")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SITN_HOME": str(tmp_path)}
+
+    result = CliRunner().invoke(app, ["publish", "--as", unknown, str(lines)], env=env)
+
+    assert result.exit_code == 1
+    assert f"there is no topic sitn.contrib.{unknown}" in result.output
+    assert "sitn registry apply" in result.output
+    assert "nothing was published" in result.output
+    # Once the topic exists, the same file, with its explicit version, goes through: the refused
+    # attempt reserved nothing.
+    asyncio.run(ensure_topics(kafka_bootstrap, [contributor_topic_spec(unknown)]))
+    again = CliRunner().invoke(app, ["publish", "--as", unknown, str(lines)], env=env)
+    assert again.exit_code == 0, again.output
+    [(_, sent)] = asyncio.run(read_all(kafka_bootstrap, contrib_topic(unknown)))
+    assert sent.source_version == good["source_version"] == 7
