@@ -30,7 +30,8 @@ or KAFKA_BOOTSTRAP_SERVERS if set, then refusing topics that already hold record
    carries the tick's time, so it is never taken for the change's). Rejected changes and changes
    outside the watched views produce none and are counted apart. Latencies are shown overall and
    per 10-second window of send time, with the publish rate achieved, the judged and fan-out
-   rates (feed entries appended per second over all diffusers, ticks' entries included) and the backlog when the last change was sent.
+   rates (feed entries appended per second over all diffusers, ticks' entries included) and
+   the backlog when the last change was sent.
 
 The hub runs everything it runs in production, the scheduler included: it reads the wall clock,
 and the demo's offers are dated from 2026-01-01, so boundaries already passed (events over, media

@@ -48,7 +48,7 @@ from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.garbage_collector import collector_paused
-from hub.stages.runner import Batch, Poison, Positions, SinkRunner
+from hub.stages.runner import DEFAULT_BATCH_MS, Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition
 from hub.wire import (
@@ -229,6 +229,7 @@ class DiffusionProjector:
         registry: Callable[[], Registry],
         *,
         group_id: str = "sitn-diffusion",
+        batch_ms: int = DEFAULT_BATCH_MS,
     ) -> None:
         self.feeds = feeds
         self.bootstrap = bootstrap
@@ -245,6 +246,7 @@ class DiffusionProjector:
             write=self.write,
             on_assigned=self.restore,
             batch_records=BATCH_RECORDS,
+            batch_ms=batch_ms,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -49,6 +49,25 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+DEFAULT_BATCH_MS = 50
+
+
+def _batch_ms(environ: Mapping[str, str]) -> int:
+    raw = environ.get("SITN_BATCH_MS")
+    if raw is None or raw == "":
+        return DEFAULT_BATCH_MS
+    try:
+        window = int(raw)
+    except ValueError:
+        window = 0
+    if not 1 <= window <= 10_000:
+        raise SettingsError(
+            f"SITN_BATCH_MS={raw!r} is not a whole number of milliseconds between 1 and 10000; "
+            f"use for instance {DEFAULT_BATCH_MS}"
+        )
+    return window
+
+
 def _deadline_ms(environ: Mapping[str, str]) -> int:
     raw = environ.get("SITN_COLLECTION_DEADLINE")
     if raw is None or raw == "":
@@ -79,6 +98,9 @@ class Settings:
     # The operators' dashboard key (`hub.dashboard.access`): never part of a logged repr.
     operator_key_override: str | None = field(default=None, repr=False)
     collection_deadline_ms: int = 7 * 86_400_000
+    # How long the store and diffusion stages gather a batch before writing it (they close it
+    # sooner once full): the latency a quiet hub adds, whatever its backlog.
+    batch_ms: int = DEFAULT_BATCH_MS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +124,7 @@ class Settings:
             database_url_override=env.get("SITN_DATABASE_URL") or None,
             operator_key_override=env.get("SITN_OPERATOR_KEY") or None,
             collection_deadline_ms=_deadline_ms(env),
+            batch_ms=_batch_ms(env),
         )
 
     @property

@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from hub.core.collection import Rejection
 from hub.core.contribution import CustomerRecord
 from hub.core.regional import RegionalChange
-from hub.stages.runner import Batch, Poison, Positions, SinkRunner
+from hub.stages.runner import DEFAULT_BATCH_MS, Batch, Poison, Positions, SinkRunner
 from hub.store.port import RegionalStore, StoredRejection
 from hub.topics import CUSTOMER_DATA, REGIONAL_CHANGES, REJECTIONS
 from hub.wire import (
@@ -82,7 +82,12 @@ class StoreProjector:
     """The store stage's projection; `run` follows the topics as a member of `group_id`."""
 
     def __init__(
-        self, store: RegionalStore, bootstrap: str, *, group_id: str = "sitn-store"
+        self,
+        store: RegionalStore,
+        bootstrap: str,
+        *,
+        group_id: str = "sitn-store",
+        batch_ms: int = DEFAULT_BATCH_MS,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -94,6 +99,7 @@ class StoreProjector:
             positions=store.positions,
             prepare=self.prepare,
             write=self.write,
+            batch_ms=batch_ms,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -93,13 +93,19 @@ class Worker:
         )
         store = SqlStore(self.settings.database_url)
         await asyncio.to_thread(store.migrate)
-        self.projector = StoreProjector(store, bootstrap, group_id=group_of("store", self.app_id))
+        self.projector = StoreProjector(
+            store,
+            bootstrap,
+            group_id=group_of("store", self.app_id),
+            batch_ms=self.settings.batch_ms,
+        )
         feeds = SqlFeedStore(self.settings.database_url)  # same database, migrated above
         self.diffusion = DiffusionProjector(
             feeds,
             bootstrap,
             lambda: follower.registry,
             group_id=group_of("diffusion", self.app_id),
+            batch_ms=self.settings.batch_ms,
         )
         self.scheduler = Scheduler(
             bootstrap, lambda: follower.registry, group_id=group_of("scheduler", self.app_id)

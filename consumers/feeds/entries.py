@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from consumers.feeds.keys import is_key_hash
@@ -33,10 +33,11 @@ class CheckedEntry:
 
     change: DiffusionChange
     view_json: str | None
+    # (diffuser id, offer id), kept rather than built at each of the many lookups an append makes
+    key: FeedOfferKey = field(init=False, compare=False)
 
-    @property
-    def key(self) -> FeedOfferKey:
-        return (self.change.diffuser_id, self.change.offer_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.change.diffuser_id, self.change.offer_id))
 
 
 @dataclass(frozen=True)

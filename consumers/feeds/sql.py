@@ -400,14 +400,17 @@ class SqlFeedStore:
         self, conn: Connection, keys: Sequence[FeedOfferKey]
     ) -> dict[FeedOfferKey, FeedHead]:
         """Where each (diffuser, offer) of `keys` stands (see `FeedHead`)."""
-        by_diffuser: dict[str, list[str]] = {}
-        for diffuser_id, offer_id in keys:
-            by_diffuser.setdefault(diffuser_id, []).append(offer_id)
+        wanted = set(keys)
+        diffusers = sorted({diffuser_id for diffuser_id, _ in wanted})
+        offer_ids = sorted({offer_id for _, offer_id in wanted})
         found: dict[FeedOfferKey, tuple[int, Any, set[DiffusionKind]]] = {}
-        for diffuser_id, offer_ids in by_diffuser.items():
+        # One query per chunk of offers for every diffuser (a fan-out touches most pairs): a
+        # query per diffuser cost a round of statement execution each.
+        for diffuser_chunk in _chunks(diffusers):
             for chunk in _chunks(offer_ids):
                 query = (
                     select(
+                        feed_offers.c.diffuser_id,
                         feed_offers.c.offer_id,
                         feed_offers.c.version,
                         feed_offers.c.occurred_at,
@@ -422,14 +425,15 @@ class SqlFeedStore:
                             feed_entries.c.occurred_at == feed_offers.c.occurred_at,
                         ),
                     )
-                    .where(feed_offers.c.diffuser_id == diffuser_id)
+                    .where(feed_offers.c.diffuser_id.in_(diffuser_chunk))
                     .where(feed_offers.c.offer_id.in_(chunk))
                 )
                 for row in conn.execute(query):
-                    key = (diffuser_id, row.offer_id)
-                    found.setdefault(key, (row.version, row.occurred_at, set()))[2].add(
-                        DiffusionKind(row.kind)
-                    )
+                    key = (row.diffuser_id, row.offer_id)
+                    if key in wanted:
+                        found.setdefault(key, (row.version, row.occurred_at, set()))[2].add(
+                            DiffusionKind(row.kind)
+                        )
         return {
             key: FeedHead(version, occurred_at, frozenset(kinds))
             for key, (version, occurred_at, kinds) in found.items()

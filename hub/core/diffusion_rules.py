@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import (
@@ -81,7 +82,9 @@ class Excluded:
 class Projections:
     """What the projections of one change at one time share, computed once for all diffusers.
 
-    The rights check depends on the diffuser's class only. A view is keyed by what actually
+    The checks of the offer alone (status, diffusion status, an event's end) are made once, and
+    so are the facts every projection reads (department, set groups, text languages); the rights
+    check depends on the diffuser's class only. A view is keyed by what actually
     selects its content: the covering conventions' field groups among those the offer has set,
     their languages among those its texts are in, and the indexes of the media the diffuser's
     class may show at `at`. Diffusers whose conventions differ only in groups or languages the
@@ -99,7 +102,7 @@ class Projections:
     selections: dict[tuple[str, ...], tuple[tuple[FieldGroup, ...], frozenset[str]]] = field(
         default_factory=dict
     )
-    offer: tuple[frozenset[FieldGroup], frozenset[str]] | None = None  # set groups, languages
+    common: Excluded | _InScope | None = None  # the diffuser-independent checks (`_common`)
 
 
 def project(
@@ -115,38 +118,23 @@ def project(
     same `at` (see `Projections`); the result is the same with or without it.
     """
     shared = Projections() if shared is None else shared
-    offer = change.offer_id
+    if shared.common is None:
+        shared.common = _common(change, at)
+    if isinstance(shared.common, Excluded):
+        return shared.common
     public = change.public
-    day = _utc(at).date().isoformat()
-    if change.status is not OfferStatus.ACTIVE:
-        return Excluded(
-            DiffusionReason.WITHDRAWN,
-            f"{offer} is {change.status.value} in the regional base (version {change.version})",
-        )
-    if public.diffusion is not DiffusionStatus.PUBLISHED:
-        status = public.diffusion.value if public.diffusion is not None else "unset"
-        return Excluded(
-            DiffusionReason.UNPUBLISHED,
-            f"{offer}'s diffusion status is {status}, not published (version {change.version})",
-        )
-    last = _last_event_day(change)
-    if last is not None and not Validity(valid_until=last).covers(at):
-        return Excluded(
-            DiffusionReason.EVENT_ENDED,
-            f"{offer} is an event whose last date, {last.isoformat()}, is before {day}",
-        )
     in_force = registry.diffusion_conventions_of(diffuser.diffuser_id, at)
     if not in_force:
         return Excluded(
             DiffusionReason.CONVENTION_ENDED,
-            f"{diffuser.diffuser_id} has no diffusion convention in force on {day}",
+            f"{diffuser.diffuser_id} has no diffusion convention in force on {_day(at)}",
         )
-    department = _department(public)
+    department = shared.common.department
     covering = tuple(c for c in in_force if _covers(c, change.offer_type, department))
     if not covering:
         return Excluded(
             DiffusionReason.OUT_OF_TERRITORY,
-            f"no diffusion convention of {diffuser.diffuser_id} in force on {day} "
+            f"no diffusion convention of {diffuser.diffuser_id} in force on {_day(at)} "
             f"({', '.join(c.convention_id for c in in_force)}) covers {change.offer_type.value} "
             f"offers in department {department or '(no location)'}",
         )
@@ -157,25 +145,18 @@ def project(
     if not allowed:
         return Excluded(
             DiffusionReason.RIGHTS_ENDED,
-            f"no concession in force on {day} for {offer} (contributors: "
+            f"no concession in force on {_day(at)} for {change.offer_id} (contributors: "
             f"{', '.join(_contributors(change)) or 'none'}) allows the "
             f"{diffuser.diffuser_class.value} class of {diffuser.diffuser_id}",
         )
-    if shared.offer is None:
-        shared.offer = (frozenset(public.groups()), _text_languages(public))
-    present, written_in = shared.offer
     selected = tuple(c.convention_id for c in covering)
     selection = shared.selections.get(selected)
     if selection is None:
+        scope_groups, scope_languages = _scope(covering)
+        present, written_in = shared.common.groups, shared.common.languages
         selection = shared.selections[selected] = (
-            tuple(
-                group
-                for group in FieldGroup
-                if group in present
-                and group not in PRIVATE_GROUPS
-                and any(group in c.field_groups for c in covering)
-            ),
-            frozenset(lang for c in covering for lang in c.languages) & written_in,
+            tuple(group for group in scope_groups if group in present),
+            scope_languages & written_in,
         )
     groups, languages = selection
     media: tuple[int, ...] = ()
@@ -191,6 +172,59 @@ def project(
         view = View(change.offer_type, _view_fields(public, groups, languages, media))
         shared.views[shape] = view
     return view
+
+
+@dataclass(frozen=True)
+class _InScope:
+    """What of a change every diffuser's projection reads alike, once it is diffusable at all."""
+
+    department: str | None
+    groups: frozenset[FieldGroup]  # the groups the offer has set
+    languages: frozenset[str]  # the languages its texts are written in
+
+
+def _common(change: RegionalChange, at: datetime) -> Excluded | _InScope:
+    """The checks that do not depend on the diffuser (status, diffusion status, event's end)."""
+    offer = change.offer_id
+    public = change.public
+    if change.status is not OfferStatus.ACTIVE:
+        return Excluded(
+            DiffusionReason.WITHDRAWN,
+            f"{offer} is {change.status.value} in the regional base (version {change.version})",
+        )
+    if public.diffusion is not DiffusionStatus.PUBLISHED:
+        status = public.diffusion.value if public.diffusion is not None else "unset"
+        return Excluded(
+            DiffusionReason.UNPUBLISHED,
+            f"{offer}'s diffusion status is {status}, not published (version {change.version})",
+        )
+    last = _last_event_day(change)
+    if last is not None and not Validity(valid_until=last).covers(at):
+        return Excluded(
+            DiffusionReason.EVENT_ENDED,
+            f"{offer} is an event whose last date, {last.isoformat()}, is before {_day(at)}",
+        )
+    return _InScope(_department(public), frozenset(public.groups()), _text_languages(public))
+
+
+def _day(at: datetime) -> str:
+    return _utc(at).date().isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _scope(
+    covering: tuple[DiffusionConvention, ...],
+) -> tuple[tuple[FieldGroup, ...], frozenset[str]]:
+    """The public field groups (in `FieldGroup` order) and languages some convention grants.
+
+    Memoised by the conventions themselves (not their ids, which a new registry may reuse for
+    other terms): a diffuser's conventions are the same from one change to the next.
+    """
+    granted = {group for c in covering for group in c.field_groups}
+    return (
+        tuple(g for g in FieldGroup if g in granted and g not in PRIVATE_GROUPS),
+        frozenset(lang for c in covering for lang in c.languages),
+    )
 
 
 def route(

@@ -95,7 +95,10 @@ async def run_store(settings: Settings, stop: asyncio.Event, prefix: str) -> Non
     try:
         await asyncio.to_thread(store.migrate)
         projector = StoreProjector(
-            store, settings.bootstrap_servers, group_id=group_of("store", prefix)
+            store,
+            settings.bootstrap_servers,
+            group_id=group_of("store", prefix),
+            batch_ms=settings.batch_ms,
         )
         await projector.run(stop)
     finally:
@@ -115,6 +118,7 @@ async def run_diffusion(settings: Settings, stop: asyncio.Event, prefix: str) ->
             settings.bootstrap_servers,
             lambda: follower.registry,
             group_id=group_of("diffusion", prefix),
+            batch_ms=settings.batch_ms,
         )
         await _alongside(projector.run(stop), follow)
     finally:

@@ -41,7 +41,9 @@ log = logging.getLogger("sitn.stages")
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Positions = dict[tuple[str, int], int]
 
-BATCH_SECONDS: Final = 0.25
+# A batch closes at `batch_records` records or `batch_ms` after it began gathering, whichever
+# comes first: under a backlog batches fill at once, and a quiet stage adds at most the window.
+DEFAULT_BATCH_MS: Final = 50
 T = TypeVar("T")
 
 
@@ -67,6 +69,7 @@ class SinkRunner(Generic[T]):
         on_assigned: Callable[[set[TopicPartition], Mapping[tuple[str, int], int]], Awaitable[None]]
         | None = None,
         batch_records: int = 2000,
+        batch_ms: int = DEFAULT_BATCH_MS,
         session_timeout_ms: int = 10_000,
         client_id: str | None = None,
     ) -> None:
@@ -79,6 +82,7 @@ class SinkRunner(Generic[T]):
         self.write = write  # blocking: called in a worker thread
         self.on_assigned = on_assigned  # awaited after each assignment, before any batch
         self.batch_records = batch_records
+        self.batch_seconds = batch_ms / 1000
         self.session_timeout_ms = session_timeout_ms
         self.assigned: set[TopicPartition] = set()
         self.ready = asyncio.Event()  # set once partitions are assigned and sought
@@ -153,7 +157,7 @@ class SinkRunner(Generic[T]):
 
     async def _gather(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Batch:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + BATCH_SECONDS
+        deadline = loop.time() + self.batch_seconds
         gathered: Batch = {}
         count = 0
         while count < self.batch_records and not stop.is_set() and not self._seek:

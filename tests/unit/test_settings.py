@@ -39,3 +39,14 @@ def test_unusable_ports_are_refused_with_the_variable_named(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(variables)
+
+
+def test_the_batch_window_is_fifty_milliseconds_unless_set() -> None:
+    assert Settings.from_env({}).batch_ms == 50
+    assert Settings.from_env({"SITN_BATCH_MS": "200"}).batch_ms == 200
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "10001", "0.5", "soon"])
+def test_an_unusable_batch_window_is_refused_with_the_variable_named(raw: str) -> None:
+    with pytest.raises(SettingsError, match=rf"SITN_BATCH_MS='{raw}' is not a whole number"):
+        Settings.from_env({"SITN_BATCH_MS": raw})
