@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy import Engine, create_engine, func, select
 
 from hub.settings import Settings
@@ -179,6 +180,7 @@ class StageProcesses:
     process: asyncio.subprocess.Process | None = None
     engine: Engine | None = None
     admin: AIOKafkaAdminClient | None = None
+    _judged: int = 0
 
     async def start(self) -> None:
         environment = {
@@ -238,12 +240,20 @@ class StageProcesses:
 
     async def judged(self) -> int:
         assert self.admin is not None
-        offsets = await self.admin.list_consumer_group_offsets(COLLECTION_GROUP)
-        return sum(
+        try:
+            offsets = await self.admin.list_consumer_group_offsets(COLLECTION_GROUP)
+        except KafkaError as error:
+            # A fresh broker has no group coordinator until the offsets topic exists, and the
+            # coordinator moves when the group does: the count stands until the next look.
+            if not error.retriable:
+                raise
+            return self._judged
+        self._judged = sum(
             meta.offset
             for tp, meta in offsets.items()
             if tp.topic.startswith(CONTRIB_PREFIX) and meta.offset > 0
         )
+        return self._judged
 
     def _read(self, table_positions: bool, heads: bool) -> tuple[Positions, Positions, int]:
         assert self.engine is not None
