@@ -11,7 +11,9 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.console import err, out, settings
 from hub.operations.status import (
@@ -87,21 +89,33 @@ def show(taken: HubStatus) -> None:
 
 
 def _lags(lags: tuple[ConsumerLag, ...]) -> None:
-    table = Table("consumer", "source", "topic", "partitions", "lag", "most behind", title="lag")
+    out.print(lag_table(lags))
+
+
+def lag_table(lags: tuple[ConsumerLag, ...]) -> Table:
+    """One row per consumer and topic, the partitions most behind under the topic. Ids are never
+    cut (six contributor topics cut to `sitn.contrib.c…` read alike), so the table fits 80
+    columns with the longest topic name whole."""
+    table = Table(title="lag", box=box.SIMPLE_HEAD)
+    table.add_column("consumer", overflow="fold")
+    table.add_column("source", overflow="fold")
+    table.add_column("topic (most behind)", no_wrap=True)
+    table.add_column("parts", no_wrap=True, justify="right")
+    table.add_column("lag", no_wrap=True, justify="right")
     for lag in lags:
         topics = sorted({p.topic for p in lag.partitions})
         for topic in topics:
             parts = [p for p in lag.partitions if p.topic == topic]
             behind = sorted((p for p in parts if p.lag), key=lambda p: (-p.lag, p.partition))
+            most = ", ".join(f"p{p.partition}: {p.lag}" for p in behind[:_MOST_BEHIND])
             table.add_row(
                 lag.consumer,
                 lag.source,
-                topic,
+                Text.assemble(topic, *((f"\n  {most}", "dim") for _ in [0] if most)),
                 str(len(parts)),
                 str(sum(p.lag for p in parts)),
-                ", ".join(f"p{p.partition}: {p.lag}" for p in behind[:_MOST_BEHIND]) or "-",
             )
-    out.print(table)
+    return table
 
 
 def _rejections(taken: HubStatus) -> None:

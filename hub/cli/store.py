@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.console import out, settings
+from hub.store.port import StoredRejection
 from hub.store.sql import SqlStore
 
 app = typer.Typer(help="Read the regional store (SITN_DATABASE_URL).", no_args_is_help=True)
@@ -56,16 +61,26 @@ def rejections(
         found = store.rejections(contributor, limit)
     finally:
         store.close()
-    table = Table("when", "contributor", "offer", "rules", "groups", "message", show_lines=True)
-    for r in found:
-        table.add_row(
-            r.occurred_at.isoformat(timespec="minutes"),
-            r.contributor,
-            r.offer_id,
-            ", ".join(r.rule_ids),
-            ", ".join(g.value for g in r.field_groups) or "-",
-            r.message,
-        )
-    out.print(table)
+    out.print(rejection_table(found))
     who = f" of {contributor}" if contributor else ""
     out.print(f"{len(found)} rejections{who} shown")
+
+
+def rejection_table(found: Sequence[StoredRejection]) -> Table:
+    """Newest first, one block per rejection: the ids on their own lines, never cut (a
+    contributor looks them up), and the message below them, folded to the screen."""
+    table = Table(show_header=False, show_lines=True, box=box.SQUARE)
+    table.add_column("rejection", overflow="fold")
+    for r in found:
+        when = r.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        groups = ", ".join(g.value for g in r.field_groups) or "no group in particular"
+        table.add_row(
+            Text.assemble(
+                (r.offer_id, "bold"),
+                f"  {r.contributor}  {when}\n",
+                *(f"{rule}\n" for rule in r.rule_ids),
+                f"groups: {groups}\n",
+                r.message,
+            )
+        )
+    return table
