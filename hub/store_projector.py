@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiokafka.structs import ConsumerRecord
@@ -37,7 +38,7 @@ T = TypeVar("T")
 PROJECTED_TOPICS = (REGIONAL_CHANGES, REJECTIONS, CUSTOMER_DATA)
 
 
-def stored(rejection: Rejection) -> StoredRejection:
+def stored(rejection: Rejection, judged_at: datetime | None = None) -> StoredRejection:
     return StoredRejection(
         event_id=rejection.event_id,
         contributor=rejection.contributor,
@@ -46,6 +47,16 @@ def stored(rejection: Rejection) -> StoredRejection:
         rule_ids=rejection.rule_ids,
         message=rejection.message,
         field_groups=rejection.rejected_groups,
+        judged_at=judged_at,
+    )
+
+
+def judged_rejection(record: ConsumerRecord) -> StoredRejection:
+    """A record of `sitn.rejections` as the store keeps it: judged when the collection stage
+    wrote it (the record's time), whatever event time the contribution gave; raises
+    `DecodeError`."""
+    return stored(
+        decode_rejection(record.value), datetime.fromtimestamp(record.timestamp / 1000, UTC)
     )
 
 
@@ -121,10 +132,14 @@ class StoreProjector:
 
     def prepare(self, batch: Batch) -> tuple[Decoded, list[Poison]]:
         poison: list[Poison] = []
-        changes = self._decoded(records_of(batch, REGIONAL_CHANGES), decode_regional_change, poison)
-        rejections = self._decoded(records_of(batch, REJECTIONS), decode_rejection, poison)
-        customers = self._decoded(records_of(batch, CUSTOMER_DATA), decode_customer_record, poison)
-        return Decoded(changes, [stored(r) for r in rejections], customers), poison
+        changes = self._decoded(
+            records_of(batch, REGIONAL_CHANGES), lambda r: decode_regional_change(r.value), poison
+        )
+        rejections = self._decoded(records_of(batch, REJECTIONS), judged_rejection, poison)
+        customers = self._decoded(
+            records_of(batch, CUSTOMER_DATA), lambda r: decode_customer_record(r.value), poison
+        )
+        return Decoded(changes, rejections, customers), poison
 
     def write(self, decoded: Decoded, positions: Positions) -> None:
         """One transaction per topic, each with its positions (a topic whose position did not
@@ -143,13 +158,13 @@ class StoreProjector:
     def _decoded(
         self,
         records: list[ConsumerRecord],
-        decoder: Callable[[bytes | None], T],
+        decoder: Callable[[ConsumerRecord], T],
         poison: list[Poison],
     ) -> list[T]:
         out: list[T] = []
         for record in records:
             try:
-                out.append(decoder(record.value))
+                out.append(decoder(record))
             except DecodeError as error:
                 self.tally.undecodable += 1
                 poison.append(

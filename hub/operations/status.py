@@ -9,7 +9,8 @@ Where each figure comes from:
   offsets against the partitions' end offsets, through the admin client; and, for the store and
   diffusion projectors, which keep their positions in the database with their rows, those stored
   positions against the end offsets of the topics they project;
-- **rejections** per contributor whose event occurred in the last 24 hours (the store);
+- **rejections** per contributor that the hub judged in the last 24 hours (the store), by when
+  they were judged, not the event time a source gave them;
 - **dead letters**: records on `sitn.deadletter`, and how many were redriven (`hub.deadletter`);
 - **deliveries** per diffuser: its feed's last entry, and its webhook's cursor and state;
 - **store counts** by offer type, department and status;

@@ -39,9 +39,9 @@ from hub.codec import DecodeError, decode_customer_record
 from hub.core.contribution import CustomerRecord
 from hub.kafka_clients import make_consumer, topic_partitions
 from hub.store.port import PositionedDigest, Positions, RegionalStore, StoredOffer
-from hub.store_projector import next_positions, records_of, stored
+from hub.store_projector import judged_rejection, next_positions, records_of
 from hub.topics import CUSTOMER_DATA, REGIONAL_CHANGES, REJECTIONS
-from hub.wire import decode_regional_change, decode_rejection
+from hub.wire import decode_regional_change
 
 log = logging.getLogger("sitn.replay")
 T = TypeVar("T")
@@ -397,19 +397,21 @@ def _write(
     """Decodes and writes one batch, one transaction per topic (rows with their positions)."""
     if positions := _positions(batch, finished, streams.regional_changes):
         records = records_of(batch, streams.regional_changes)
-        changes = _decoded(records, decode_regional_change, progress)
+        changes = _decoded(records, lambda r: decode_regional_change(r.value), progress)
         _timed(progress, lambda: store.apply(changes, positions))
         progress.changes += len(changes)
         _advance(progress, reached, positions, starts)
     if positions := _positions(batch, finished, streams.rejections):
         records = records_of(batch, streams.rejections)
-        rejections = [stored(r) for r in _decoded(records, decode_rejection, progress)]
+        rejections = _decoded(records, judged_rejection, progress)
         _timed(progress, lambda: store.record_rejections(rejections, positions))
         progress.rejections += len(rejections)
         _advance(progress, reached, positions, starts)
     if positions := _positions(batch, finished, streams.customer_data):
         records = records_of(batch, streams.customer_data)
-        customers: list[CustomerRecord] = _decoded(records, decode_customer_record, progress)
+        customers: list[CustomerRecord] = _decoded(
+            records, lambda r: decode_customer_record(r.value), progress
+        )
         _timed(progress, lambda: store.record_customer_data(customers, positions))
         progress.customer_records += len(customers)
         _advance(progress, reached, positions, starts)
@@ -444,13 +446,13 @@ def _advance(
 
 
 def _decoded(
-    records: list[ConsumerRecord], decoder: Callable[[bytes | None], T], progress: Progress
+    records: list[ConsumerRecord], decoder: Callable[[ConsumerRecord], T], progress: Progress
 ) -> list[T]:
     started = time.perf_counter()
     values: list[T] = []
     for record in records:
         try:
-            values.append(decoder(record.value))
+            values.append(decoder(record))
         except DecodeError as error:
             progress.undecodable += 1
             log.error(

@@ -104,6 +104,8 @@ class InMemoryStore:
         check_positions(positions)
         for rejection in rejections:
             check_aware("rejection", rejection.event_id, rejection.occurred_at)
+            if rejection.judged_at is not None:
+                check_aware("rejection", rejection.event_id, rejection.judged_at)
         with self._lock:
             for rejection in rejections:
                 key = (rejection.event_id, rule_key(rejection.rule_ids))
@@ -169,7 +171,7 @@ class InMemoryStore:
         counts: dict[str, int] = {}
         with self._lock:
             for rejection in self._rejections.values():
-                if rejection.occurred_at >= since:
+                if (rejection.judged_at or rejection.occurred_at) >= since:
                     counts[rejection.contributor] = counts.get(rejection.contributor, 0) + 1
         return counts
 

@@ -58,6 +58,9 @@ class StoredRejection:
     rule_ids: tuple[str, ...]
     message: str
     field_groups: tuple[FieldGroup, ...]  # the groups at fault; empty if none in particular
+    # When the hub judged it: the time of its record on `sitn.rejections` (None: stored by a hub
+    # older than that column). An import dated by its source's last update is judged today.
+    judged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,11 @@ class RegionalStore(Protocol):
         ...
 
     def rejection_counts(self, since: datetime) -> dict[str, int]:
-        """How many rejections each contributor has whose event occurred at or after `since`.
+        """How many rejections each contributor has that the hub judged at or after `since`.
 
-        By event time (`occurred_at`), not by when they were recorded; a contributor with none is
-        absent. Raises `StoreError` if `since` has no UTC offset.
+        By when they were judged (`judged_at`; a rejection stored without it, by an older hub,
+        counts by its event time), not by the event time a source gave; a contributor with none
+        is absent. Raises `StoreError` if `since` has no UTC offset.
         """
         ...
 

@@ -132,6 +132,8 @@ rejections = Table(
     Column("field_groups", Text, nullable=False),  # JSON list of group names
     # The order rejections were first recorded in (1, 2, ...): the contributors' feed cursor.
     Column("seq", BigInteger, nullable=False),
+    # When the hub judged it (its record's time); NULL for rows stored before migration 0006.
+    Column("judged_at", UtcDateTime, nullable=True, index=True),
     PrimaryKeyConstraint("event_id", "rule_ids"),
 )
 

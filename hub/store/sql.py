@@ -31,12 +31,14 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -185,6 +187,7 @@ def _rejection_of(row: Any) -> StoredRejection:
         rule_ids=tuple(json.loads(row.rule_ids)),
         message=row.message,
         field_groups=tuple(FieldGroup(g) for g in json.loads(row.field_groups)),
+        judged_at=row.judged_at,
     )
 
 
@@ -285,6 +288,8 @@ class SqlStore:
         rows: dict[tuple[str, str], dict[str, object]] = {}
         for r in rejections:
             check_aware("rejection", r.event_id, r.occurred_at)
+            if r.judged_at is not None:
+                check_aware("rejection", r.event_id, r.judged_at)
             key = (r.event_id, rule_key(r.rule_ids))
             rows.setdefault(
                 key,
@@ -296,6 +301,7 @@ class SqlStore:
                     "occurred_at": r.occurred_at,
                     "message": r.message,
                     "field_groups": canonical_json([str(group) for group in r.field_groups]),
+                    "judged_at": r.judged_at,
                 },
             )
         with self._write() as conn:
@@ -441,7 +447,15 @@ class SqlStore:
             raise StoreError(f"rejection_counts(since={since.isoformat()}): give a UTC offset")
         query = (
             select(rejection_table.c.contributor, func.count())
-            .where(rejection_table.c.occurred_at >= since)
+            .where(
+                or_(
+                    rejection_table.c.judged_at >= since,
+                    and_(
+                        rejection_table.c.judged_at.is_(None),
+                        rejection_table.c.occurred_at >= since,
+                    ),
+                )
+            )
             .group_by(rejection_table.c.contributor)
         )
         with self._read() as conn:

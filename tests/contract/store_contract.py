@@ -426,6 +426,24 @@ class RegionalStoreContract:
         }
         assert store.rejection_counts(T0 + timedelta(minutes=4)) == {}
 
+    def test_rejections_are_counted_by_when_the_hub_judged_them_not_by_their_event_time(
+        self, store: RegionalStore
+    ) -> None:
+        # An import dated by its source's last update, a year before, judged at T0 + 10 min.
+        judged = T0 + timedelta(minutes=10)
+        old_event = replace(rejection("i1", "ot-import", minutes=-525_600), judged_at=judged)
+        # A rejection stored by an older hub, without the time it was judged: its event time.
+        unjudged = rejection("u1", "ot-older", minutes=5)
+        store.record_rejections([old_event, unjudged], {})
+
+        assert store.rejection_counts(T0) == {"ot-import": 1, "ot-older": 1}
+        assert store.rejection_counts(T0 + timedelta(minutes=6)) == {"ot-import": 1}
+        assert store.rejection_counts(judged + timedelta(seconds=1)) == {}
+        [kept] = [r for r in store.rejections() if r.event_id == "i1"]
+        assert kept == old_event
+        assert kept.judged_at is not None
+        assert kept.judged_at.utcoffset() is not None
+
     def test_rejections_are_not_counted_from_a_time_without_offset(
         self, store: RegionalStore
     ) -> None:
