@@ -1,10 +1,11 @@
 """The JSON-lines input of `sitn publish`: one change per line, in `hub.records`' JSON shape.
 
 A line is a contribution as `hub.records.contribution_to_json` writes it (what `sitn demo
-generate` produces). `event_id` is ignored (the publisher derives it), `contributor` is optional
-but must be the publishing organisation if given, and `source_version` is optional (the publisher
-numbers the change). Every problem is reported with its line number and field path; reading never
-stops at the first bad line, so a contributor sees all of them at once.
+generate` produces; docs/publishing.md describes it for contributors). `event_id` is ignored
+(the publisher derives it), `contributor` is optional but must be the publishing organisation if
+given, and `source_version` is optional (the publisher numbers the change). Every problem is
+reported with its line number and field path; reading never stops at the first bad line, so a
+contributor sees all of them at once.
 """
 
 from __future__ import annotations

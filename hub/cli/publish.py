@@ -28,7 +28,12 @@ def publish(
         str, typer.Option("--as", help="Your organisation id (publishes to sitn.contrib.<org>).")
     ],
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines, one change per line.")
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="JSON lines, one change per line, in UTF-8 (the format: docs/publishing.md).",
+        ),
     ],
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Publish the valid changes, report the others.")
@@ -50,7 +55,7 @@ def publish(
         fail(
             f"{file} is not UTF-8 text ({_first_bad_byte(file)}): sitn publish reads JSON "
             "lines, one change per line, in UTF-8 "
-            "(as `sitn demo generate` writes them); for a DATAtourisme or Tourinsoft export use "
+            "(docs/publishing.md); for a DATAtourisme or Tourinsoft export use "
             "`sitn import`",
             code=2,
         )
