@@ -19,7 +19,9 @@ DEFAULT_CONTROLLER_PORT = 9093
 ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "KAFKA_BOOTSTRAP_SERVERS": "Kafka bootstrap servers (default: the local broker on 127.0.0.1)",
     "SITN_DATABASE_URL": "SQLAlchemy URL of the regional store (default: SQLite under SITN_HOME)",
-    "SITN_HOME": "folder for local runtime state: broker data, logs, SQLite store (default .sitn)",
+    "SITN_HOME": "folder for local runtime state: broker data, logs, SQLite store (default: the "
+    "project's .sitn when run from a source checkout, whatever the working directory; else "
+    "~/.local/state/sitn)",
     "SITN_CACHE_DIR": "folder where the Kafka jars are cached (default ~/.cache/sitn)",
     "SITN_KAFKA_PORT": f"client port of the local broker (default {DEFAULT_KAFKA_PORT})",
     "SITN_KAFKA_CONTROLLER_PORT": f"KRaft controller port (default {DEFAULT_CONTROLLER_PORT})",
@@ -50,6 +52,22 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
 
 
 DEFAULT_BATCH_MS = 50
+
+
+def _home(environ: Mapping[str, str]) -> tuple[Path, str]:
+    """The state folder, and why it is that one.
+
+    Without SITN_HOME, a hub run from a source checkout (as `make run` runs it) keeps its state
+    in the project's `.sitn`, whatever the working directory: `sitn status` from another folder
+    then shows the same hub instead of a new empty one. An installed hub uses a per-user folder.
+    """
+    if raw := environ.get("SITN_HOME"):
+        return Path(raw).expanduser(), "SITN_HOME"
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "hub" / "settings.py").is_file():
+        return checkout / ".sitn", "the project's folder (SITN_HOME is not set)"
+    state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state).expanduser() / "sitn", "the per-user folder (SITN_HOME is not set)"
 
 
 def _batch_ms(environ: Mapping[str, str]) -> int:
@@ -101,11 +119,12 @@ class Settings:
     # How long the store and diffusion stages gather a batch before writing it (they close it
     # sooner once full): the latency a quiet hub adds, whatever its backlog.
     batch_ms: int = DEFAULT_BATCH_MS
+    home_origin: str = "SITN_HOME"  # why `home` is where it is, for `sitn status` to say
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("SITN_HOME") or ".sitn").expanduser()
+        home, home_origin = _home(env)
         cache = Path(env.get("SITN_CACHE_DIR") or Path.home() / ".cache" / "sitn").expanduser()
         kafka_port = _port(env, "SITN_KAFKA_PORT", DEFAULT_KAFKA_PORT)
         controller_port = _port(env, "SITN_KAFKA_CONTROLLER_PORT", DEFAULT_CONTROLLER_PORT)
@@ -116,6 +135,7 @@ class Settings:
             )
         return cls(
             home=home.absolute(),
+            home_origin=home_origin,
             cache_dir=cache.absolute(),
             kafka_port=kafka_port,
             controller_port=controller_port,

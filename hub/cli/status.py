@@ -53,7 +53,9 @@ def status(
     Read-only. If the broker does not answer, the store's figures are still shown, what is
     missing is said on stderr, and the exit code is 1.
     """
-    with sql_sources(settings()) as sources:
+    config = settings()
+    out.print(f"state: {config.home} ({config.home_origin})")
+    with sql_sources(config) as sources:
         taken = asyncio.run(
             gather_status(
                 sources,

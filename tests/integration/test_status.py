@@ -309,6 +309,7 @@ def test_sitn_status_prints_every_section_on_one_screen(stack: Stack, kafka_boot
     result = CliRunner().invoke(app, ["status", "--group", stack.group], env=env)
 
     assert result.exit_code == 0, result.output
+    assert f"state: {stack.settings.home} (SITN_HOME)" in result.stdout
     for section in ("throughput:", "dead letters:", "lag", "rejections since", "deliveries"):
         assert section in result.stdout
     assert stack.group in result.stdout

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
 
@@ -50,3 +51,33 @@ def test_the_batch_window_is_fifty_milliseconds_unless_set() -> None:
 def test_an_unusable_batch_window_is_refused_with_the_variable_named(raw: str) -> None:
     with pytest.raises(SettingsError, match=rf"SITN_BATCH_MS='{raw}' is not a whole number"):
         Settings.from_env({"SITN_BATCH_MS": raw})
+
+
+def test_without_sitn_home_a_checkout_keeps_its_state_in_the_project_whatever_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({})
+
+    assert settings.home == project / ".sitn"
+    assert settings.home_origin.startswith("the project's folder")
+    assert settings.database_url == f"sqlite:///{project / '.sitn' / 'store.db'}"
+
+
+def test_an_installed_hub_without_sitn_home_keeps_its_state_in_a_per_user_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = tmp_path / "site-packages" / "hub" / "settings.py"
+    monkeypatch.setattr(settings_module, "__file__", str(installed))
+
+    settings = Settings.from_env({"XDG_STATE_HOME": str(tmp_path / "state")})
+
+    assert settings.home == tmp_path / "state" / "sitn"
+    assert settings.home_origin.startswith("the per-user folder")
+
+
+def test_sitn_home_wins_and_says_so(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SITN_HOME": str(tmp_path)})
+    assert (settings.home, settings.home_origin) == (tmp_path, "SITN_HOME")
