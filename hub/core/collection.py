@@ -106,18 +106,23 @@ def decide(state: OfferState | None, contribution: Contribution, context: Contex
     c = contribution
 
     def reject(
-        rules: tuple[str, ...], message: str, groups: tuple[FieldGroup, ...] = ()
+        rules: tuple[str, ...],
+        message: str,
+        groups: tuple[FieldGroup, ...] = (),
+        contributor: str = c.contributor,
     ) -> Rejected:
         return Rejected(
-            Rejection(c.event_id, c.contributor, c.offer_id, c.occurred_at, rules, message, groups)
+            Rejection(c.event_id, contributor, c.offer_id, c.occurred_at, rules, message, groups)
         )
 
-    # Rule 1: identity.
+    # Rule 1: identity. The refusal is the topic owner's to see: the organisation the envelope
+    # names did not send it, and a forger must not fill another's rejections feed.
     if c.contributor != context.topic_owner:
         return reject(
             ("identity",),
             f"the envelope claims contributor {c.contributor!r} but was published on the topic of "
             f"{context.topic_owner!r}; publish on your own topic under your own id",
+            contributor=context.topic_owner,
         )
     org = context.registry.organisation(c.contributor)
     if org is None:

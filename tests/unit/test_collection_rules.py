@@ -139,6 +139,12 @@ def test_an_envelope_claiming_another_organisation_is_rejected() -> None:
     assert "'ot-deauville'" in rejection.message
 
 
+def test_a_forged_envelope_is_refused_to_the_topic_owner_not_to_the_organisation_it_names() -> None:
+    c = contribution("cdt-calvados", OfferCreated(OfferType.HOT, offer_fields()))
+    rejection = rejected(judge(None, c, owner="ot-deauville")).rejection
+    assert rejection.contributor == "ot-deauville"
+
+
 def test_an_organisation_unknown_to_the_registry_is_rejected() -> None:
     c = contribution("ot-nowhere", OfferCreated(OfferType.HOT, offer_fields()))
     assert rejected(judge(None, c)).rejection.rule_ids == ("identity",)
