@@ -611,10 +611,10 @@ async def run(
             f"sitn.registry folds into {len(in_force.diffusers)} diffusers, not "
             f"{outcome.diffusers}: it held other entries; use a broker whose hub topics are empty"
         )
-    await hub.start()
     poller = FeedPoller(store_path, outcome.watched)
     stop_sampling = asyncio.Event()
     try:
+        await hub.start()
         async with Progress(hub) as progress:
             await measure(hub, work, outcome, progress, poller, stop_sampling)
     finally:

@@ -183,8 +183,9 @@ class StageProcesses:
     _judged: int = 0
 
     async def start(self) -> None:
+        # The hub's settings are the bench's, as in-process: none of the shell's SITN_* variables.
         environment = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("SITN_")},
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
             "SITN_HOME": str(self.settings.home),
             "SITN_DATABASE_URL": self.settings.database_url,

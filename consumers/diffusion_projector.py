@@ -48,7 +48,8 @@ from hub.core.diffusion_rules import fan_out, last_received
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.garbage_collector import collector_paused
-from hub.stages.runner import DEFAULT_BATCH_MS, Batch, Poison, Positions, SinkRunner
+from hub.settings import DEFAULT_BATCH_MS
+from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.topic_reader import read_prefix
 from hub.topics import DIFFUSION_TICKS, OFFER_PARTITIONS, REGIONAL_CHANGES, expected_partition
 from hub.wire import (

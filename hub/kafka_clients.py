@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,14 @@ async def topic_partitions(bootstrap: str, topics: Iterable[str]) -> list[TopicP
         await admin.close()
     found: list[TopicPartition] = []
     for topic in described:
-        if topic.get("error_code"):
+        code = topic.get("error_code")
+        if code == UnknownTopicOrPartitionError.errno:
             raise UnknownTopicOrPartitionError(
-                f"topic {topic.get('topic')!r} does not exist (error {topic['error_code']}); "
+                f"topic {topic.get('topic')!r} does not exist; "
                 "create the hub's topics with `sitn topics ensure`"
             )
+        if code:
+            error = for_code(code)
+            raise error(f"topic {topic.get('topic')!r} cannot be described ({error.__name__})")
         found += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
     return sorted(found)

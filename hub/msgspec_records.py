@@ -312,12 +312,18 @@ def _check(hint: Any, owner: type[Any]) -> _Check | None:
     return _LEAF_CHECKS.get(hint)
 
 
+# The checks run before msgspec sees a value on the JSON write path, so each first makes sure of
+# its type: a wrong one is a `RecordError` at its path, never an AttributeError from deep inside.
 def _finite(value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise _Bad(f"{value} is not a finite number")
 
 
 def _price(value: Decimal) -> None:
+    if not isinstance(value, Decimal):
+        raise _Bad(f"expected a Decimal price, got {type(value).__name__}")
     if not value.is_finite():
         raise _Bad(f"{value} is not a finite price")
     if abs(value) >= PRICE_LIMIT:
@@ -327,6 +333,8 @@ def _price(value: Decimal) -> None:
 
 
 def _aware(value: datetime) -> None:
+    if not isinstance(value, datetime):
+        raise _Bad(f"expected a datetime, got {type(value).__name__}")
     if value.utcoffset() is None:
         raise _Bad(f"{value.isoformat()} has no UTC offset")
 

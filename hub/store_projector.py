@@ -22,7 +22,8 @@ from aiokafka.structs import ConsumerRecord
 from hub.core.collection import Rejection
 from hub.core.contribution import CustomerRecord
 from hub.core.regional import RegionalChange
-from hub.stages.runner import DEFAULT_BATCH_MS, Batch, Poison, Positions, SinkRunner
+from hub.settings import DEFAULT_BATCH_MS
+from hub.stages.runner import Batch, Poison, Positions, SinkRunner
 from hub.store.port import RegionalStore, StoredRejection
 from hub.topics import CUSTOMER_DATA, REGIONAL_CHANGES, REJECTIONS
 from hub.wire import (

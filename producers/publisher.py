@@ -315,16 +315,26 @@ class Publisher:
     async def _missing_topic(self) -> str | None:
         """Why the contributor's topic cannot be written, if it does not exist: checked before any
         version is reserved, since a producer would only retry its metadata for a minute."""
-        try:
-            await topic_partitions(self.bootstrap, [self.topic])
-        except UnknownTopicOrPartitionError:
-            return (
-                f"there is no topic {self.topic} on Kafka at {self.bootstrap}: "
-                f"{self.contributor!r} is not an organisation registered with this hub (check "
-                "--as; an operator registers an organisation with `sitn registry apply`, which "
-                "creates its topic); nothing was published"
-            )
-        return None
+        for attempt in range(1, self.connect_attempts + 1):
+            try:
+                await topic_partitions(self.bootstrap, [self.topic])
+                return None
+            except UnknownTopicOrPartitionError:
+                break
+            except (KafkaError, OSError) as error:
+                # A topic just created may have no leader yet: retriable, like a broker restart.
+                if attempt == self.connect_attempts:
+                    return (
+                        f"could not check the topic {self.topic} on Kafka at {self.bootstrap} "
+                        f"({type(error).__name__}: {error}); nothing was published"
+                    )
+                await asyncio.sleep(0.5 * attempt)
+        return (
+            f"there is no topic {self.topic} on Kafka at {self.bootstrap}: "
+            f"{self.contributor!r} is not an organisation registered with this hub (check "
+            "--as; an operator registers an organisation with `sitn registry apply`, which "
+            "creates its topic); nothing was published"
+        )
 
     async def _send(
         self,
@@ -343,7 +353,11 @@ class Publisher:
                 error=f"could not reach Kafka at {self.bootstrap} after "
                 f"{self.connect_attempts} attempts ({error}); nothing was published",
             )
-        missing = await self._missing_topic()
+        try:
+            missing = await self._missing_topic()
+        except BaseException:
+            await producer.stop()
+            raise
         if missing is not None:
             await producer.stop()
             return PublishReport(

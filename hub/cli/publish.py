@@ -44,12 +44,13 @@ def publish(
 ) -> None:
     """Validate every change of FILE, then publish them to the hub (keyed by offer id)."""
     try:
-        contrib_topic(contributor)
+        topic = contrib_topic(contributor)
     except ValueError as error:
         fail(str(error), code=2)
     config = settings()
     try:
-        with file.open(encoding="utf-8") as lines:
+        # utf-8-sig: a byte-order mark some editors write is not part of the first line.
+        with file.open(encoding="utf-8-sig") as lines:
             numbered, problems = read_changes(lines, contributor)
     except UnicodeDecodeError:
         fail(
@@ -60,6 +61,8 @@ def publish(
             code=2,
         )
     if not numbered and not problems:
+        if report is not None:
+            report.write_text(json.dumps(report_json(PublishReport(topic)), indent=2) + "\n")
         out.print(f"{file} holds no change (no line with a JSON object): nothing to publish")
         return
     for problem in problems:

@@ -101,9 +101,11 @@ def lag_table(lags: tuple[ConsumerLag, ...]) -> Table:
     table = Table(title="lag", box=box.SIMPLE_HEAD)
     table.add_column("consumer", overflow="fold")
     table.add_column("source", overflow="fold")
-    table.add_column("topic (most behind)", no_wrap=True)
     table.add_column("parts", no_wrap=True, justify="right")
     table.add_column("lag", no_wrap=True, justify="right")
+    # Last, taking the width left: a topic longer than that folds onto the next line rather
+    # than lose its end.
+    table.add_column("topic (most behind)", overflow="fold", ratio=1)
     for lag in lags:
         topics = sorted({p.topic for p in lag.partitions})
         for topic in topics:
@@ -113,9 +115,9 @@ def lag_table(lags: tuple[ConsumerLag, ...]) -> Table:
             table.add_row(
                 lag.consumer,
                 lag.source,
-                Text.assemble(topic, *((f"\n  {most}", "dim") for _ in [0] if most)),
                 str(len(parts)),
                 str(sum(p.lag for p in parts)),
+                Text.assemble(topic, *((f"\n  {most}", "dim") for _ in [0] if most)),
             )
     return table
 

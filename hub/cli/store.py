@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -66,18 +66,25 @@ def rejections(
     out.print(f"{len(found)} rejections{who} shown")
 
 
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def rejection_table(found: Sequence[StoredRejection]) -> Table:
     """Newest first, one block per rejection: the ids on their own lines, never cut (a
     contributor looks them up), and the message below them, folded to the screen."""
     table = Table(show_header=False, show_lines=True, box=box.SQUARE)
     table.add_column("rejection", overflow="fold")
     for r in found:
-        when = r.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # When the hub judged it (what `sitn status` counts by), and the source's event time.
+        when = f"judged {_minute(r.judged_at)}" if r.judged_at is not None else ""
+        event = f"event {_minute(r.occurred_at)}"
         groups = ", ".join(g.value for g in r.field_groups) or "no group in particular"
         table.add_row(
             Text.assemble(
                 (r.offer_id, "bold"),
-                f"  {r.contributor}  {when}\n",
+                f"  {r.contributor}\n",
+                f"{when}{', ' if when else ''}{event}\n",
                 *(f"{rule}\n" for rule in r.rule_ids),
                 f"groups: {groups}\n",
                 r.message,

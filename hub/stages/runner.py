@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -31,6 +31,7 @@ from aiokafka.structs import ConsumerRecord
 
 from hub.collection.tasks import TaskAssignor
 from hub.kafka_clients import make_producer
+from hub.settings import DEFAULT_BATCH_MS
 from hub.topics import DEADLETTER
 from hub.wire import encode_dead_letter
 
@@ -41,9 +42,9 @@ log = logging.getLogger("sitn.stages")
 Batch = dict[TopicPartition, list[ConsumerRecord]]
 Positions = dict[tuple[str, int], int]
 
-# A batch closes at `batch_records` records or `batch_ms` after it began gathering, whichever
-# comes first: under a backlog batches fill at once, and a quiet stage adds at most the window.
-DEFAULT_BATCH_MS: Final = 50
+# A batch closes at `batch_records` records or `batch_ms` (DEFAULT_BATCH_MS, SITN_BATCH_MS) after
+# it began gathering, whichever comes first: under a backlog batches fill at once, and a quiet
+# stage adds at most the window.
 T = TypeVar("T")
 
 

@@ -219,11 +219,15 @@ def test_sitn_publish_says_so_when_a_file_holds_no_change(
     org, topic = asyncio.run(topic_of(kafka_bootstrap))
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n  \n")
+    report = tmp_path / "report.json"
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SITN_HOME": str(tmp_path)}
 
-    result = CliRunner().invoke(app, ["publish", "--as", org, str(empty)], env=env)
+    result = CliRunner().invoke(
+        app, ["publish", "--as", org, str(empty), "--report", str(report)], env=env
+    )
 
     assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["sent"] == []
     assert "empty.jsonl holds no change" in result.output
     assert "nothing to publish" in result.output
     assert asyncio.run(read_all(kafka_bootstrap, topic)) == []
@@ -253,3 +257,22 @@ def test_an_organisation_without_a_topic_is_refused_at_once_and_reserves_no_vers
     assert again.exit_code == 0, again.output
     [(_, sent)] = asyncio.run(read_all(kafka_bootstrap, contrib_topic(unknown)))
     assert sent.source_version == good["source_version"] == 7
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read_like_any_other(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    org, topic = asyncio.run(topic_of(kafka_bootstrap))
+    good = contribution_to_json(
+        replace(examples.rich_creation(), contributor=org, offer_id="HOTNOR014V500012")
+    )
+    lines = tmp_path / "from-a-spreadsheet.jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + json.dumps(good).encode() + b"\n")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SITN_HOME": str(tmp_path)}
+
+    result = CliRunner().invoke(app, ["publish", "--as", org, str(lines)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert [c.offer_id for _, c in asyncio.run(read_all(kafka_bootstrap, topic))] == [
+        "HOTNOR014V500012"
+    ]

@@ -65,6 +65,7 @@ def test_rejections_show_whole_offer_ids_at_80_columns() -> None:
             rule_ids=("charte.prices.order", "charte.contacts.email"),
             message="the minimum price 12.00 is above the maximum 9.00; give them in order",
             field_groups=(FieldGroup.PRICES, FieldGroup.CONTACTS),
+            judged_at=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
         )
         for n in range(3)
     ]
@@ -74,7 +75,8 @@ def test_rejections_show_whole_offer_ids_at_80_columns() -> None:
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
     for n in range(3):
-        assert f"HOTNOR014V5000{n:02d}  ot-bayeux-intercom  2026-03-01 09:30 UTC" in text
+        assert f"HOTNOR014V5000{n:02d}  ot-bayeux-intercom" in text
+    assert "judged 2026-03-02 10:00 UTC, event 2026-03-01 09:30 UTC" in text
     assert " charte.prices.order " in text
     assert " charte.contacts.email " in text
     assert "groups: prices, contacts" in text
@@ -100,3 +102,28 @@ def test_a_message_longer_than_the_screen_folds_and_loses_nothing() -> None:
     assert max(len(line) for line in text.splitlines()) <= 60
     assert unfolded(long) in unfolded(text)
     assert "groups: no group in particular" in text
+    assert "judged" not in text  # stored by an older hub: only the event time is known
+
+
+def test_a_very_long_topic_and_large_lags_lose_no_character_at_80_columns() -> None:
+    org = "ot-" + "x" * 60  # the longest organisation id the registry takes
+    lags = (
+        ConsumerLag(
+            "sitn-collection",
+            "kafka",
+            tuple(
+                PartitionLag(f"sitn.contrib.{org}", p, 0, 9_000_000, 9_000_000) for p in range(6)
+            ),
+        ),
+        ConsumerLag("store", "database", (PartitionLag("sitn.regional.changes", 0, 5, 7, 2),)),
+    )
+
+    text = rendered(lag_table(lags))
+
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert f"sitn.contrib.{org}" in unfolded(text)
+    assert "54000000" in unfolded(text)  # six partitions of 9,000,000 each, whole
+    assert " sitn-collection " in text
+    assert " database " in text
+    assert " sitn.regional.changes " in text

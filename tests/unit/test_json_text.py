@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
-from hub.core.offer import GeoPoint, OfferFields, PriceLine, Prices
+from hub.core.offer import Address, GeoPoint, Location, OfferFields, PriceLine, Prices
 from hub.msgspec_records import json_text, read_json
 from hub.record_error import RecordError
 from hub.records import offer_fields_to_json
@@ -75,3 +75,27 @@ def test_a_value_of_the_wrong_type_is_refused_at_its_path() -> None:
 def test_a_record_union_has_no_canonical_text_here() -> None:
     with pytest.raises(TypeError, match="union"):
         json_text(examples.rich_creation())  # hub.records writes it, with its type tags
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "expected"),
+    [
+        (
+            OfferFields(prices=Prices(lines=(PriceLine("Nuit", minimum=12.5),))),  # type: ignore[arg-type]
+            "prices.lines[0].minimum",
+            "expected a Decimal price, got float",
+        ),
+        (
+            OfferFields(location=Location(Address("14220"), GeoPoint("49.36", 0.07))),  # type: ignore[arg-type]
+            "location.geo.latitude",
+            "expected a number, got str",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_at_its_path_when_written(
+    fields: OfferFields, path: str, expected: str
+) -> None:
+    with pytest.raises(RecordError) as refused:
+        json_text(fields)
+    assert refused.value.field_path == path
+    assert expected in refused.value.message
