@@ -6,8 +6,10 @@ Guarantees:
   is sent, and the report names each refused record, field and rule.
 - Source versions are monotonic per offer: the publisher assigns `last + 1` (or checks a version the
   caller gives is newer) and records them in a local SQLite file *before* sending, so a crash or a
-  retry can leave gaps but never reuses a version for different content. Event ids are derived from
-  (contributor, offer, version): re-sending the same change is a duplicate the hub drops.
+  retry can leave gaps but never reuses a version for different content. A version whose send is
+  not known to have committed stays pending with its content's digest: the same change sent again
+  gets that version again (given or numbered), any other content a newer one. Event ids are derived
+  from (contributor, offer, version): re-sending the same change is a duplicate the hub drops.
 - Each record is keyed by offer id on `sitn.contrib.<contributor>` and sent by an idempotent,
   transactional producer (acks=all). A batch is committed in chunks that never split one offer's
   changes, so consumers reading committed data never see half of an offer's batch; the report lists
@@ -18,6 +20,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +104,10 @@ class _Chunk:
 
 
 class VersionLedger:
-    """The last source version used per offer, in `<state_dir>/<contributor>.versions.sqlite`."""
+    """The last source version used per offer, in `<state_dir>/<contributor>.versions.sqlite`,
+    and the versions reserved for a send not known to have committed, with a digest of what was
+    to be sent: the same content may be sent again under its version (a retry of one event),
+    other content never (a version never names two contents)."""
 
     def __init__(self, state_dir: Path, contributor: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +116,10 @@ class VersionLedger:
         with self._db:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS versions (offer_id TEXT PRIMARY KEY, version INTEGER)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS pending (offer_id TEXT, version INTEGER, digest TEXT, "
+                "PRIMARY KEY (offer_id, version))"
             )
 
     def last_versions(self, offer_ids: Iterable[str]) -> dict[str, int]:
@@ -125,17 +135,70 @@ class VersionLedger:
             found.update(dict(rows))
         return found
 
-    def reserve(self, versions: dict[str, int]) -> None:
+    def pending(self, offer_ids: Iterable[str]) -> dict[tuple[str, int], str]:
+        """(offer id, version) -> digest of each reservation of `offer_ids` not confirmed."""
+        wanted = sorted(set(offer_ids))
+        found: dict[tuple[str, int], str] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT offer_id, version, digest FROM pending WHERE offer_id IN ({marks})",  # noqa: S608 - placeholders only
+                part,
+            )
+            found.update({(offer_id, version): digest for offer_id, version, digest in rows})
+        return found
+
+    def reserve(self, contributions: Sequence[Contribution], encoded: Sequence[bytes]) -> None:
+        """Before a send: the versions are used, and pending with what they are to carry (the
+        contributions' bytes, `encoded`, as they are sent)."""
+        last: dict[str, int] = {}
+        for c in contributions:
+            last[c.offer_id] = max(last.get(c.offer_id, 0), c.source_version)
         with self._db:
             self._db.executemany(
                 "INSERT INTO versions (offer_id, version) VALUES (?, ?) "
                 "ON CONFLICT(offer_id) DO UPDATE SET version = excluded.version "
                 "WHERE excluded.version > versions.version",
-                sorted(versions.items()),
+                sorted(last.items()),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO pending (offer_id, version, digest) VALUES (?, ?, ?)",
+                [
+                    (c.offer_id, c.source_version, _digest(value))
+                    for c, value in zip(contributions, encoded, strict=True)
+                ],
+            )
+
+    def confirm(self, contributions: Sequence[Contribution]) -> None:
+        """After a send committed: its versions are no longer pending."""
+        with self._db:
+            self._db.executemany(
+                "DELETE FROM pending WHERE offer_id = ? AND version = ?",
+                [(c.offer_id, c.source_version) for c in contributions],
             )
 
     def close(self) -> None:
         self._db.close()
+
+
+def _is_retry(pending: dict[tuple[str, int], str], contribution: Contribution) -> bool:
+    """Whether `contribution` is what a reserved version not known to be sent was to carry: then
+    sending it again under that version is a retry of one event, not a second content."""
+    digest = pending.get((contribution.offer_id, contribution.source_version))
+    if digest is None or digest != content_digest(contribution):
+        return False
+    del pending[(contribution.offer_id, contribution.source_version)]  # one retry per file
+    return True
+
+
+def content_digest(contribution: Contribution) -> str:
+    """What a version carries, as its encoded bytes' digest (the encoding is deterministic)."""
+    return _digest(encode_contribution(contribution))
+
+
+def _digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
 
 
 def validate(change: Change, territory: Territory) -> tuple[Violation, ...]:
@@ -242,13 +305,22 @@ class Publisher:
     ) -> tuple[list[_Chunk], tuple[Refusal, ...]]:
         """Give each change its version; group changes by offer into chunks of ~chunk_size."""
         last = ledger.last_versions(change.offer_id for change in changes)
+        pending = ledger.pending(change.offer_id for change in changes)
         by_offer: dict[str, list[Contribution]] = {}
         originals: dict[str, list[Change]] = {}
         refusals: list[Refusal] = []
         for position, change in enumerate(changes, start=1):
             previous = last.get(change.offer_id, 0)
-            version = change.source_version if change.source_version is not None else previous + 1
-            if version <= previous:
+            retried = False
+            if change.source_version is not None:
+                version = change.source_version
+            elif _is_retry(pending, self._contribution(change, previous)):
+                # What a send that did not commit reserved, the same again: its version.
+                version, retried = previous, True
+            else:
+                version = previous + 1
+            contribution = self._contribution(change, version)
+            if version <= previous and not (retried or _is_retry(pending, contribution)):
                 refusals.append(
                     Refusal(
                         position,
@@ -264,19 +336,8 @@ class Publisher:
                     )
                 )
                 continue
-            last[change.offer_id] = version
-            by_offer.setdefault(change.offer_id, []).append(
-                Contribution(
-                    event_id=event_id_for(self.contributor, change.offer_id, version),
-                    contributor=self.contributor,
-                    offer_id=change.offer_id,
-                    source_version=version,
-                    occurred_at=change.occurred_at,
-                    source_system=change.source_system,
-                    source_id=change.source_id,
-                    payload=change.payload,
-                )
-            )
+            last[change.offer_id] = max(version, previous)
+            by_offer.setdefault(change.offer_id, []).append(contribution)
             originals.setdefault(change.offer_id, []).append(change)
         chunks: list[_Chunk] = [_Chunk()]
         for offer_id, contributions in by_offer.items():
@@ -285,6 +346,18 @@ class Publisher:
             chunks[-1].contributions.extend(contributions)
             chunks[-1].changes.extend(originals[offer_id])
         return [chunk for chunk in chunks if chunk.contributions], tuple(refusals)
+
+    def _contribution(self, change: Change, version: int) -> Contribution:
+        return Contribution(
+            event_id=event_id_for(self.contributor, change.offer_id, version),
+            contributor=self.contributor,
+            offer_id=change.offer_id,
+            source_version=version,
+            occurred_at=change.occurred_at,
+            source_system=change.source_system,
+            source_id=change.source_id,
+            payload=change.payload,
+        )
 
     async def _start_producer(self) -> AIOKafkaProducer:
         delay = 0.5
@@ -371,12 +444,11 @@ class Publisher:
             for index, chunk in enumerate(chunks):
                 # Reserve the versions before sending: a crash after the commit must not lead
                 # to the same version being reused for different content.
-                await asyncio.to_thread(
-                    ledger.reserve,
-                    {c.offer_id: c.source_version for c in chunk.contributions},
-                )
+                encoded = [encode_contribution(c) for c in chunk.contributions]
+                await asyncio.to_thread(ledger.reserve, chunk.contributions, encoded)
                 try:
-                    sent += await self._send_chunk(producer, chunk)
+                    sent += await self._send_chunk(producer, chunk, encoded)
+                    await asyncio.to_thread(ledger.confirm, chunk.contributions)
                     if progress is not None:
                         progress(len(chunk.contributions))
                 except (KafkaError, OSError) as error:
@@ -393,15 +465,13 @@ class Publisher:
             await producer.stop()
         return PublishReport(self.topic, sent=tuple(sent), refused=refused)
 
-    async def _send_chunk(self, producer: AIOKafkaProducer, chunk: _Chunk) -> list[SentEvent]:
+    async def _send_chunk(
+        self, producer: AIOKafkaProducer, chunk: _Chunk, encoded: Sequence[bytes]
+    ) -> list[SentEvent]:
         async with producer.transaction():
             futures = [
-                await producer.send(
-                    self.topic,
-                    value=encode_contribution(contribution),
-                    key=contribution.offer_id.encode(),
-                )
-                for contribution in chunk.contributions
+                await producer.send(self.topic, value=value, key=contribution.offer_id.encode())
+                for contribution, value in zip(chunk.contributions, encoded, strict=True)
             ]
             metadata = await asyncio.gather(*futures)
         return [

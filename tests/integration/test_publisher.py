@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from typer.testing import CliRunner
 
 from hub.cli import app
@@ -21,7 +23,7 @@ from hub.kafka_clients import ensure_topics, make_consumer
 from hub.records import contribution_to_json
 from hub.reference import load_normandy_territory
 from hub.topics import OFFER_PARTITIONS, contrib_topic, contributor_topic_spec
-from producers.publisher import Change, Publisher
+from producers.publisher import Change, Publisher, SentEvent, _Chunk
 from tests.conftest import free_port
 from tests.support import examples
 
@@ -276,3 +278,69 @@ def test_a_file_saved_with_a_byte_order_mark_is_read_like_any_other(
     assert [c.offer_id for _, c in asyncio.run(read_all(kafka_bootstrap, topic))] == [
         "HOTNOR014V500012"
     ]
+
+
+class CommitFailsOnce(Publisher):
+    """A publisher whose first transaction sends its records and then fails, as a commit the
+    broker never answers does: the transaction is aborted and nothing of it is committed."""
+
+    failures = 1
+
+    async def _send_chunk(
+        self, producer: AIOKafkaProducer, chunk: _Chunk, encoded: Sequence[bytes]
+    ) -> list[SentEvent]:
+        if self.failures:
+            self.failures -= 1
+            async with producer.transaction():
+                for c, value in zip(chunk.contributions, encoded, strict=True):
+                    await producer.send(self.topic, value=value, key=c.offer_id.encode())
+                raise KafkaTimeoutError("injected: the commit was never answered")
+        return await super()._send_chunk(producer, chunk, encoded)
+
+
+def failing_publisher(bootstrap: str, org: str, tmp_path: Path) -> CommitFailsOnce:
+    return CommitFailsOnce(
+        bootstrap=bootstrap,
+        contributor=org,
+        state_dir=tmp_path,
+        territory=load_normandy_territory(),
+    )
+
+
+async def test_a_send_that_did_not_commit_can_be_retried_with_its_explicit_version(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    org, topic = await topic_of(kafka_bootstrap)
+    change = replace(creation("HOTNOR014V500013"), source_version=4)
+
+    failed = await failing_publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    retried = await publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    other = await publisher(kafka_bootstrap, org, tmp_path).publish(
+        [replace(price_change("HOTNOR014V500013"), source_version=4)]
+    )
+
+    assert failed.error is not None
+    assert failed.sent == ()
+    assert [e.source_version for e in retried.sent] == [4]
+    # A version never names two contents: other content under version 4 is still refused.
+    assert other.sent == ()
+    assert "not newer than 4" in other.refused[0].describe()
+    assert [c.source_version for _, c in await read_all(kafka_bootstrap, topic)] == [4]
+
+
+async def test_a_numbered_send_that_did_not_commit_gets_its_version_again_when_retried(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    org, topic = await topic_of(kafka_bootstrap)
+    change = creation("HOTNOR014V500014")
+
+    failed = await failing_publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    retried = await publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    following = await publisher(kafka_bootstrap, org, tmp_path).publish(
+        [price_change("HOTNOR014V500014")]
+    )
+
+    assert failed.error is not None
+    assert [e.source_version for e in retried.sent] == [1]
+    assert [e.source_version for e in following.sent] == [2]
+    assert [c.source_version for _, c in await read_all(kafka_bootstrap, topic)] == [1, 2]
