@@ -79,7 +79,13 @@ def import_tourinsoft(
     dry_run: DryRunOption = False,
     taken_at: TakenAtOption = None,
 ) -> None:
-    """Import a Tourinsoft syndication export."""
+    """Import a Tourinsoft syndication export: ORG's whole snapshot.
+
+    Only what changed since ORG's last import is published. The export replaces the previous
+    snapshot as a whole: an offer of an earlier import that it no longer holds is withdrawn from
+    every diffuser, so import a complete export, never part of one (--dry-run lists what would be
+    withdrawn).
+    """
     run_import(tourinsoft.SOURCE_SYSTEM, tourinsoft.read_export, export, org, dry_run, taken_at)
 
 
@@ -92,7 +98,13 @@ def import_datatourisme(
     dry_run: DryRunOption = False,
     taken_at: TakenAtOption = None,
 ) -> None:
-    """Import a DATAtourisme JSON-LD flux."""
+    """Import a DATAtourisme JSON-LD flux: ORG's whole snapshot.
+
+    Only what changed since ORG's last import is published. The flux replaces the previous
+    snapshot as a whole: an offer of an earlier import that it no longer holds is withdrawn from
+    every diffuser, so give the whole flux (its folder or .zip), never one file of it
+    (--dry-run lists what would be withdrawn).
+    """
     run_import(datatourisme.SOURCE_SYSTEM, datatourisme.read_flux, path, org, dry_run, taken_at)
 
 

@@ -41,6 +41,15 @@ def test_import_help_lists_both_sources() -> None:
     assert "datatourisme" in result.output
 
 
+@pytest.mark.parametrize("source", ["tourinsoft", "datatourisme"])
+def test_each_import_help_says_that_the_snapshot_replaces_the_previous_one(source: str) -> None:
+    result = CliRunner().invoke(app, ["import", source, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    said = " ".join(result.output.split())
+    assert "whole snapshot" in said
+    assert "withdrawn from every diffuser" in said
+
+
 def test_a_dry_run_prints_what_would_be_published_and_saves_nothing(tmp_path: Path) -> None:
     env = {"SITN_HOME": str(tmp_path)}
     result = sitn(
