@@ -6,8 +6,9 @@ contributor and source left in `<SITN_HOME>/snapshots/<org>/<source>.json` (see
 listed with their id, field and reason, and the rest is imported. The state moves forward only for
 the offers whose change was published, so after a failure the same command can simply be run
 again. `--dry-run` prints what would be published and changes nothing. Exit status: 0 when every
-planned change was published (bad records do not change it), 1 when publishing failed or refused
-a change (the output says what was and was not published), 2 for unusable input.
+record was imported and every planned change published, 3 when bad records were left out (the
+rest was imported; they are listed, and counted by source field), 1 when publishing failed or
+refused a change (the output says what was and was not published), 2 for unusable input.
 """
 
 from __future__ import annotations
@@ -145,10 +146,12 @@ def run_import(
         _print_changes(plan)
         _print_summary(plan, org, "would publish")
         out.print("dry run: nothing was published and the snapshot state is unchanged")
+        _exit_if_records_left_out(plan)
         return
     if not plan.changes:
         _save_if_changed(store, previous, settle_state(previous, plan, ()))
         _print_summary(plan, org, "published")
+        _exit_if_records_left_out(plan)
         return
     report = asyncio.run(publish_plan(plan, config=config, org=org, territory=territory))
     published = (event.offer_id for event in report.sent)
@@ -157,6 +160,24 @@ def run_import(
     _print_report(plan, report)
     if report.error is not None or report.refused or report.unsent:
         raise typer.Exit(1)
+    _exit_if_records_left_out(plan)
+
+
+def _exit_if_records_left_out(plan: ImportPlan) -> None:
+    """Exit 3 when bad records were left out: a script running the import must notice them."""
+    if not plan.bad_records:
+        return
+    by_field: dict[str, int] = {}
+    for problem in plan.bad_records:
+        by_field[problem.field or "the record"] = by_field.get(problem.field or "the record", 0) + 1
+    counted = ", ".join(f"{field}: {n}" for field, n in sorted(by_field.items()))
+    err.print(
+        escape(
+            f"{len(plan.bad_records)} bad record(s) were left out (by source field: {counted}); "
+            "the rest was imported. Fix them in the source and import again."
+        )
+    )
+    raise typer.Exit(3)
 
 
 async def publish_plan(
