@@ -65,9 +65,9 @@ def _home(environ: Mapping[str, str]) -> tuple[Path, str]:
         return Path(raw).expanduser(), "SITN_HOME"
     checkout = Path(__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").is_file() and (checkout / "hub" / "settings.py").is_file():
-        return checkout / ".sitn", "the project's folder (SITN_HOME is not set)"
+        return checkout / ".sitn", "the project's folder, as SITN_HOME is not set"
     state = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state).expanduser() / "sitn", "the per-user folder (SITN_HOME is not set)"
+    return Path(state).expanduser() / "sitn", "the per-user folder, as SITN_HOME is not set"
 
 
 def _batch_ms(environ: Mapping[str, str]) -> int:
