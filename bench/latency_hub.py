@@ -29,7 +29,7 @@ from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, Table, create_engine, func, select
 
 from hub.settings import Settings
 from hub.stages.groups import COLLECTION_GROUP
@@ -256,32 +256,33 @@ class StageProcesses:
         )
         return self._judged
 
-    def _read(self, table_positions: bool, heads: bool) -> tuple[Positions, Positions, int]:
+    def _positions(self, table: Table) -> Positions:
         assert self.engine is not None
         with self.engine.connect() as conn:
-            diffused = read_positions(conn, feed_positions) if table_positions else {}
-            stored = read_positions(conn, consumed_positions) if table_positions else {}
-            total = (
-                int(conn.execute(select(func.sum(feed_heads.c.seq))).scalar() or 0) if heads else 0
-            )
-        return diffused, stored, total
+            return read_positions(conn, table)
+
+    def _entries(self) -> int:
+        """Every feed's entries: the sum of its partitions' last numbers (a few hundred rows)."""
+        assert self.engine is not None
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.sum(feed_heads.c.seq))).scalar() or 0)
 
     async def sample(self, at: float) -> Sample:
         judged = await self.judged()
-        diffused, _, entries = await asyncio.to_thread(self._read, True, True)
-        return Sample(at, judged, 0, 0, entries, diffused_at=diffused)
+        diffused = await self.diffused_positions()
+        return Sample(at, judged, 0, 0, await self.entries(), diffused_at=diffused)
 
     async def diffused_positions(self) -> Positions:
-        return (await asyncio.to_thread(self._read, True, False))[0]
+        return await asyncio.to_thread(self._positions, feed_positions)
 
     async def stored_positions(self) -> Positions:
-        return (await asyncio.to_thread(self._read, True, False))[1]
+        return await asyncio.to_thread(self._positions, consumed_positions)
 
     def scheduled_positions(self) -> Positions | None:
         return None  # the scheduler keeps its reading position to itself (it commits none)
 
     async def entries(self) -> int:
-        return (await asyncio.to_thread(self._read, False, True))[2]
+        return await asyncio.to_thread(self._entries)
 
     def summary(self) -> str:
         return f"stages: sitn worker, its log in {self.log_path} (deleted with the bench's folder)"

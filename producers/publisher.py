@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
@@ -123,30 +124,24 @@ class VersionLedger:
             )
 
     def last_versions(self, offer_ids: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(offer_ids))
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows = self._db.execute(
-                f"SELECT offer_id, version FROM versions WHERE offer_id IN ({marks})",  # noqa: S608 - placeholders only
-                part,
-            )
-            found.update(dict(rows))
-        return found
+        return dict(self._rows("versions", "", offer_ids))
 
     def pending(self, offer_ids: Iterable[str]) -> dict[tuple[str, int], str]:
         """(offer id, version) -> digest of each reservation of `offer_ids` not confirmed."""
+        rows = self._rows("pending", ", digest", offer_ids)
+        return {(offer_id, version): digest for offer_id, version, digest in rows}
+
+    def _rows(self, table: str, more: str, offer_ids: Iterable[str]) -> list[tuple[Any, ...]]:
+        """(offer_id, version{more}) of `table`'s rows for `offer_ids`, 500 ids a query."""
         wanted = sorted(set(offer_ids))
-        found: dict[tuple[str, int], str] = {}
+        found: list[tuple[Any, ...]] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
-            rows = self._db.execute(
-                f"SELECT offer_id, version, digest FROM pending WHERE offer_id IN ({marks})",  # noqa: S608 - placeholders only
+            found += self._db.execute(
+                f"SELECT offer_id, version{more} FROM {table} WHERE offer_id IN ({marks})",  # noqa: S608 - our table names and placeholders only
                 part,
             )
-            found.update({(offer_id, version): digest for offer_id, version, digest in rows})
         return found
 
     def reserve(self, contributions: Sequence[Contribution], encoded: Sequence[bytes]) -> None:

@@ -72,8 +72,10 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, Contribution
         await consumer.stop()
 
 
-def publisher(bootstrap: str, org: str, tmp_path: Path, **options: int) -> Publisher:
-    return Publisher(
+def publisher(
+    bootstrap: str, org: str, tmp_path: Path, kind: type[Publisher] = Publisher, **options: int
+) -> Publisher:
+    return kind(
         bootstrap=bootstrap,
         contributor=org,
         state_dir=tmp_path,
@@ -298,22 +300,13 @@ class CommitFailsOnce(Publisher):
         return await super()._send_chunk(producer, chunk, encoded)
 
 
-def failing_publisher(bootstrap: str, org: str, tmp_path: Path) -> CommitFailsOnce:
-    return CommitFailsOnce(
-        bootstrap=bootstrap,
-        contributor=org,
-        state_dir=tmp_path,
-        territory=load_normandy_territory(),
-    )
-
-
 async def test_a_send_that_did_not_commit_can_be_retried_with_its_explicit_version(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     org, topic = await topic_of(kafka_bootstrap)
     change = replace(creation("HOTNOR014V500013"), source_version=4)
 
-    failed = await failing_publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    failed = await publisher(kafka_bootstrap, org, tmp_path, CommitFailsOnce).publish([change])
     retried = await publisher(kafka_bootstrap, org, tmp_path).publish([change])
     other = await publisher(kafka_bootstrap, org, tmp_path).publish(
         [replace(price_change("HOTNOR014V500013"), source_version=4)]
@@ -334,7 +327,7 @@ async def test_a_numbered_send_that_did_not_commit_gets_its_version_again_when_r
     org, topic = await topic_of(kafka_bootstrap)
     change = creation("HOTNOR014V500014")
 
-    failed = await failing_publisher(kafka_bootstrap, org, tmp_path).publish([change])
+    failed = await publisher(kafka_bootstrap, org, tmp_path, CommitFailsOnce).publish([change])
     retried = await publisher(kafka_bootstrap, org, tmp_path).publish([change])
     following = await publisher(kafka_bootstrap, org, tmp_path).publish(
         [price_change("HOTNOR014V500014")]
