@@ -6,20 +6,24 @@ value (never raises for a rule breach):
 - `Accepted`: the new `RegionalChange` and state; `partial` holds the rejection of the field
   groups the contributor had no right to change (covered groups are applied, the rest refused);
 - `Rejected`: nothing changes, the contributor gets rule ids and a message it can act on;
-- `NoEffect`: a duplicate or stale contribution (same event, or a source version not newer than the
-  last one applied from that contributor): replaying it changes nothing and emits nothing.
+- `NoEffect`: a redelivery, or a source version older than the last one applied from that
+  contributor: replaying it changes nothing and emits nothing. Another event reusing the version
+  applied last is `Rejected` (`ordering.stale`).
 
 Rules, in the order they are applied: 1 identity (the envelope's contributor owns the topic it was
-read from), 5 ordering, offer life cycle (unknown, deleted, type change), 6 charte de saisie,
-then authority per field group: 2 principle (a CDT for offers in its department), 3 the CRT's
-exceptions, 4 contribution conventions of OTs and federators. Rule 7 (privacy) is structural: the
-private group travels apart in `RegionalChange.private`, and customer data is another record type.
+read from), 5 ordering (a source version in 1..2^53, an event time from 1990 to a year after its
+arrival, newer than the contributor's last applied), offer life cycle (unknown, deleted, type
+change), 6 charte de saisie, then authority per field group: 2 principle (a CDT for offers in
+its department), 3 the CRT's exceptions, 4 contribution conventions of OTs and federators. Rule 7
+(privacy) is structural: the private group travels apart in `RegionalChange.private`, and
+customer data is another record type.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from hub.core.charte import Violation, check_change, check_new_offer
 from hub.core.contribution import (
@@ -48,10 +52,15 @@ class OfferState:
     contributor_versions: tuple[ContributorVersion, ...]  # sorted by contributor
 
     def last_version_of(self, contributor: str) -> int:
+        known = self.applied(contributor)
+        return 0 if known is None else known.version
+
+    def applied(self, contributor: str) -> ContributorVersion | None:
+        """The contributor's last applied source version and event, if it contributed."""
         for known in self.contributor_versions:
             if known.contributor == contributor:
-                return known.version
-        return 0
+                return known
+        return None
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,29 @@ Verdict = Accepted | Rejected | NoEffect
 
 @dataclass(frozen=True)
 class Context:
-    """What `decide` needs besides the state: who owns the topic, the registry, the territory."""
+    """What `decide` needs besides the state: who owns the topic, the registry, the territory,
+    and when the contribution reached the broker (its record's time; None when unknown), which
+    bounds how far ahead an event time may be."""
 
     topic_owner: str
     registry: Registry
     territory: Territory
+    received_at: datetime | None = None
+
+
+# Rule 5's bounds: the largest integer a JSON reader (JavaScript's numbers) carries exactly, the
+# start of the consortium's era, and how far an event may be ahead of its arrival (clock skew and
+# time zones are hours; a year is a typo).
+MAX_SOURCE_VERSION: Final = 2**53
+EARLIEST_EVENT: Final = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_AHEAD: Final = timedelta(days=365)
+
+
+def arrival(timestamp_ms: int) -> datetime | None:
+    """A Kafka record's time as `Context.received_at`; None when it carries none (-1 in old
+    message formats) or one before the era, which no broker's clock gives (a hand-made record)."""
+    at = datetime.fromtimestamp(max(timestamp_ms, 0) / 1000, UTC)
+    return at if at >= EARLIEST_EVENT else None
 
 
 @dataclass(frozen=True)
@@ -132,12 +159,30 @@ def decide(state: OfferState | None, contribution: Contribution, context: Contex
             "register it before contributing",
         )
 
-    # Rule 5: ordering. A duplicate carries the same event id, hence the same source version.
-    if state is not None and c.source_version <= state.last_version_of(c.contributor):
-        return NoEffect(
-            f"{c.event_id}: source version {c.source_version} of {c.contributor} is not newer "
-            f"than {state.last_version_of(c.contributor)}, the last one applied to {c.offer_id}"
+    # Rule 5: ordering. Versions and times that no source can mean are refused outright: a
+    # version past 2^53 would leave the contributor no next one that JSON carries exactly.
+    if not 1 <= c.source_version <= MAX_SOURCE_VERSION:
+        return reject(
+            ("ordering.source_version",),
+            f"{c.event_id}: source version {c.source_version} is not between 1 and 2^53; number "
+            "each offer's changes 1, 2, 3... (a counter, not a hash or a timestamp)",
         )
+    if c.occurred_at < EARLIEST_EVENT:
+        return reject(
+            ("ordering.event_time",),
+            f"{c.event_id}: event time {c.occurred_at.isoformat()} is before "
+            f"{EARLIEST_EVENT.year}; send when the change was made in the source system (UTC)",
+        )
+    if context.received_at is not None and c.occurred_at > context.received_at + LATEST_AHEAD:
+        return reject(
+            ("ordering.event_time",),
+            f"{c.event_id}: event time {c.occurred_at.isoformat()} is more than a year after it "
+            f"reached the hub ({context.received_at.isoformat()}); check the source system's "
+            "clock and time zone",
+        )
+    stale = _stale(state, c)
+    if stale is not None:
+        return stale if isinstance(stale, NoEffect) else reject(("ordering.stale",), stale)
 
     # Offer life cycle.
     payload = c.payload
@@ -241,6 +286,31 @@ def decide(state: OfferState | None, contribution: Contribution, context: Contex
     return _accept(state, c, offer_type, accepted_groups, new_fields, status, authorities, partial)
 
 
+def _stale(state: OfferState | None, c: Contribution) -> NoEffect | str | None:
+    """Rule 5 against what was applied: None for a newer source version; the message of a stale
+    change for another event carrying the version applied last (a redelivery carries its own
+    event id); else `NoEffect`, a redelivery. An older version cannot be told from a redelivery
+    without every applied event's id, which the state does not keep: it has no effect, as does
+    a change written before events were recorded."""
+    known = None if state is None else state.applied(c.contributor)
+    if known is None or c.source_version > known.version:
+        return None
+    if (
+        c.source_version == known.version
+        and known.event_id is not None
+        and c.event_id != known.event_id
+    ):
+        return (
+            f"{c.event_id}: source version {c.source_version} of {c.contributor} was applied to "
+            f"{c.offer_id} already, as event {known.event_id}; number each new change of an "
+            "offer above the last one sent"
+        )
+    return NoEffect(
+        f"{c.event_id}: source version {c.source_version} of {c.contributor} is not newer "
+        f"than {known.version}, the last one applied to {c.offer_id}"
+    )
+
+
 def _status(state: OfferState | None) -> OfferStatus:
     return OfferStatus.ACTIVE if state is None else state.status
 
@@ -263,9 +333,9 @@ def _accept(
         for g in new_fields.groups()
         if g in authorities or g in previous
     )
-    versions = {v.contributor: v.version for v in state.contributor_versions} if state else {}
-    versions[c.contributor] = c.source_version
-    contributor_versions = tuple(ContributorVersion(k, v) for k, v in sorted(versions.items()))
+    versions = {v.contributor: v for v in state.contributor_versions} if state else {}
+    versions[c.contributor] = ContributorVersion(c.contributor, c.source_version, c.event_id)
+    contributor_versions = tuple(versions[k] for k in sorted(versions))
     version = (state.version if state is not None else 0) + 1
     new_state = OfferState(
         c.offer_id, offer_type, version, status, new_fields, provenance, contributor_versions

@@ -30,6 +30,7 @@ from hub.core.collection import (
     Rejected,
     Rejection,
     Verdict,
+    arrival,
     decide,
     evolve,
 )
@@ -126,7 +127,7 @@ def collect(
                 NoEffect(f"{contribution.event_id} was judged already; this is a redelivery"),
             ),
         )
-    verdict = decide(entry.state, contribution, context)
+    verdict = decide(entry.state, contribution, _arrived(context, origin))
     if isinstance(verdict, Rejected):
         if entry.latest is None and verdict.rejection.rule_ids == ("offer.unknown",):
             wait = Waiting(contribution, origin, context.topic_owner)
@@ -143,6 +144,11 @@ def collect(
     if isinstance(verdict, NoEffect):
         return entry, (Outcome(contribution, origin, verdict),)
     return _accepted(entry, verdict, Outcome(contribution, origin, verdict), context)
+
+
+def _arrived(context: Context, origin: Origin) -> Context:
+    """`context` with the contribution's own arrival time (a waiting one keeps its own)."""
+    return replace(context, received_at=arrival(origin.timestamp_ms))
 
 
 def _accepted(

@@ -51,6 +51,7 @@ from hub.core.collection import (
     OfferState,
     Rejected,
     Rejection,
+    arrival,
     decide,
     evolve,
 )
@@ -228,7 +229,12 @@ def readjudicate(
         verdict = decide(
             states.get(c.offer_id),
             c,
-            Context(topic_owner=record.topic_owner, registry=registry, territory=territory),
+            Context(
+                topic_owner=record.topic_owner,
+                registry=registry,
+                territory=territory,
+                received_at=arrival(record.timestamp_ms),
+            ),
         )
         if isinstance(verdict, Accepted):
             states[c.offer_id] = verdict.state

@@ -35,10 +35,13 @@ class Provenance:
 
 @dataclass(frozen=True)
 class ContributorVersion:
-    """The last source version of one contributor applied to an offer (rule 5's memory)."""
+    """The last source version of one contributor applied to an offer, and the event that
+    carried it (rule 5's memory: a contribution that is not newer is a redelivery when it is that
+    event, and stale otherwise)."""
 
     contributor: str
     version: int
+    event_id: str | None = None  # None in changes written before the hub recorded it
 
 
 @dataclass(frozen=True)

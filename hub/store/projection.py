@@ -34,7 +34,7 @@ class ProjectedChange:
     change: RegionalChange
     public_json: str  # canonical JSON of `change.public` (see `canonical_json`)
     private_json: str | None  # canonical JSON of `change.private`, None if it has none
-    contributor_versions_json: str  # canonical JSON list of [contributor, version]
+    contributor_versions_json: str  # canonical JSON list of [contributor, version(, event id)]
     department: str | None
     commune_insee: str | None
 
@@ -83,7 +83,10 @@ def project(change: RegionalChange) -> ProjectedChange:
     except RecordError as error:
         raise StoreError(f"{where}: {error}") from None
     versions_json = canonical_json(
-        [[v.contributor, v.version] for v in change.contributor_versions]
+        [
+            [v.contributor, v.version, *(() if v.event_id is None else (v.event_id,))]
+            for v in change.contributor_versions
+        ]
     )
     department, commune = location_keys(change.public)
     return ProjectedChange(change, public_json, private_json, versions_json, department, commune)

@@ -208,8 +208,9 @@ def _offer_of(
         else from_json_record(PrivateBlock, json.loads(private_json)),
         provenance=provenance,
         contributor_versions=tuple(
-            ContributorVersion(contributor, version)
-            for contributor, version in json.loads(row.contributor_versions)
+            # Rows written before the event id was recorded hold [contributor, version].
+            ContributorVersion(*known)
+            for known in json.loads(row.contributor_versions)
         ),
     )
 

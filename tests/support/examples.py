@@ -295,8 +295,8 @@ def regional_change() -> RegionalChange:
         occurred_at=OCCURRED_AT,
         source_version=7,
         contributor_versions=(
-            ContributorVersion("cdt-calvados", 7),
-            ContributorVersion("ot-deauville", 3),
+            ContributorVersion("cdt-calvados", 7, "cdt-calvados/HOTNOR0140000123/7"),
+            ContributorVersion("ot-deauville", 3),  # applied before events were recorded
         ),
     )
 

@@ -7,7 +7,7 @@ Each rule has its accept and its reject path. Offers are placed in real communes
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
@@ -283,13 +283,100 @@ def test_a_redelivered_contribution_has_no_effect() -> None:
     assert isinstance(judge(state, again), NoEffect)
 
 
-def test_a_stale_source_version_has_no_effect_but_other_contributors_are_independent() -> None:
+def test_an_older_source_version_has_no_effect() -> None:
     state = created_by("cdt-calvados")
     v3 = accepted(judge(state, contribution("cdt-calvados", change(names=NEW_NAMES), version=3)))
-    stale = contribution("cdt-calvados", change(prices=Prices(free=True)), version=2)
-    assert isinstance(judge(v3.state, stale), NoEffect)
+    older = contribution("cdt-calvados", change(prices=Prices(free=True)), version=2)
+    assert isinstance(judge(v3.state, older), NoEffect)
+
+
+def test_another_event_reusing_the_last_applied_version_is_rejected_naming_that_event() -> None:
+    state = created_by("cdt-calvados")
+    reused = replace(
+        contribution("cdt-calvados", change(names=NEW_NAMES)), event_id="cdt-calvados/other"
+    )
+    rejection = rejected(judge(state, reused)).rejection
+    assert rejection.rule_ids == ("ordering.stale",)
+    assert "source version 1 of cdt-calvados was applied to HOTNOR014V500001 already" in (
+        rejection.message
+    )
+    assert "as event cdt-calvados/HOTNOR014V500001/1" in rejection.message
+
+
+def test_a_reused_version_has_no_effect_when_the_change_predates_recorded_events() -> None:
+    state = created_by("cdt-calvados")
+    legacy = replace(
+        state,
+        contributor_versions=tuple(replace(v, event_id=None) for v in state.contributor_versions),
+    )
+    reused = replace(
+        contribution("cdt-calvados", change(names=NEW_NAMES)), event_id="cdt-calvados/other"
+    )
+    assert isinstance(judge(legacy, reused), NoEffect)
+
+
+def test_other_contributors_versions_are_independent() -> None:
+    v3 = accepted(
+        judge(
+            created_by("cdt-calvados"),
+            contribution("cdt-calvados", change(names=NEW_NAMES), version=3),
+        )
+    )
     ot_first = contribution("ot-deauville", change(prices=Prices(free=True)), version=1)
     assert accepted(judge(v3.state, ot_first)).change.version == 3
+
+
+@pytest.mark.parametrize("version", [0, -1, 2**53 + 1, 2**63 - 1])
+def test_an_absurd_source_version_is_rejected_whatever_the_state(version: int) -> None:
+    created = contribution("cdt-calvados", OfferCreated(OfferType.HOT, offer_fields()))
+    absurd = replace(created, source_version=version)
+    rejection = rejected(judge(None, absurd)).rejection
+    assert rejection.rule_ids == ("ordering.source_version",)
+    assert f"source version {version} is not between 1 and 2^53" in rejection.message
+    later = change(names=NEW_NAMES)
+    on_state = replace(contribution("cdt-calvados", later, version=2), source_version=version)
+    assert rejected(judge(created_by("cdt-calvados"), on_state)).rejection.rule_ids == (
+        "ordering.source_version",
+    )
+
+
+def test_the_largest_exact_json_integer_is_a_valid_source_version() -> None:
+    created = contribution("cdt-calvados", OfferCreated(OfferType.HOT, offer_fields()))
+    assert accepted(judge(None, replace(created, source_version=2**53))).change.version == 1
+
+
+def test_an_event_time_before_1990_is_rejected() -> None:
+    created = contribution(
+        "cdt-calvados",
+        OfferCreated(OfferType.HOT, offer_fields()),
+        at=datetime(1, 1, 1, tzinfo=UTC),
+    )
+    rejection = rejected(judge(None, created)).rejection
+    assert rejection.rule_ids == ("ordering.event_time",)
+    assert "is before 1990" in rejection.message
+
+
+def test_an_event_time_more_than_a_year_after_its_arrival_is_rejected() -> None:
+    created = contribution(
+        "cdt-calvados",
+        OfferCreated(OfferType.HOT, offer_fields()),
+        at=datetime(9999, 12, 31, tzinfo=UTC),
+    )
+    arrived = replace(context("cdt-calvados"), received_at=NOW)
+    rejection = rejected(decide(None, created, arrived)).rejection
+    assert rejection.rule_ids == ("ordering.event_time",)
+    assert "more than a year after it reached the hub" in rejection.message
+    soon = replace(created, occurred_at=NOW + timedelta(days=364))
+    assert accepted(decide(None, soon, arrived)).change.occurred_at == soon.occurred_at
+
+
+def test_without_an_arrival_time_only_the_era_bounds_the_event_time() -> None:
+    far = contribution(
+        "cdt-calvados",
+        OfferCreated(OfferType.HOT, offer_fields()),
+        at=datetime(2999, 1, 1, tzinfo=UTC),
+    )
+    assert accepted(judge(None, far)).change.version == 1
 
 
 def test_the_state_rebuilt_from_the_latest_change_judges_like_the_live_state() -> None:

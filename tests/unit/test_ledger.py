@@ -3,6 +3,9 @@ event, and the deadline of a contribution that waits for its offer's creation.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 from hub.core.collection import Accepted, NoEffect, Rejected
 from hub.core.contribution import Contribution, OfferCreated
 from hub.core.ledger import Deferred, OfferEntry, Origin, collect, expire
@@ -105,3 +108,24 @@ def test_a_waiting_change_is_refused_offer_unknown_once_the_deadline_has_passed(
     # A redelivery after the refusal is the same event: no second verdict.
     _, again = collect(after, early, origin(1), context("ot-deauville"))
     assert isinstance(again[0].verdict, NoEffect)
+
+
+def test_an_event_time_a_year_past_the_records_arrival_is_rejected_rather_than_waiting() -> None:
+    arrived_ms = 1_772_355_600_000  # 2026-03-01, the record's time on the broker
+    future = replace(
+        contribution("ot-deauville", change(names=NEW_NAMES)),
+        occurred_at=datetime(2027, 3, 2, tzinfo=UTC),
+    )
+    entry, outcomes = collect(
+        OfferEntry(OFFER), future, origin(1, arrived_ms), context("ot-deauville")
+    )
+    [outcome] = outcomes
+    assert isinstance(outcome.verdict, Rejected)
+    assert outcome.verdict.rejection.rule_ids == ("ordering.event_time",)
+    assert "reached the hub (2026-03-01T09:00:00+00:00)" in outcome.verdict.rejection.message
+    assert entry.waiting == ()
+    in_time = replace(
+        future, event_id="ot-deauville/fixed", occurred_at=datetime(2027, 2, 28, tzinfo=UTC)
+    )
+    entry, outcomes = collect(entry, in_time, origin(2, arrived_ms), context("ot-deauville"))
+    assert [type(o.verdict) for o in outcomes] == [Deferred]
