@@ -59,6 +59,7 @@ from producers.snapshot import (
     SnapshotError,
     SnapshotOffer,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -229,7 +230,7 @@ def read_flux(path: Path, territory: Territory, *, taken_at: datetime) -> Parsed
         for position, raw in enumerate(_records(decoded), start=1):
             where = document.name if position == 1 else f"{document.name}#{position}"
             offer, record_problems = parse_object(raw, where, communes, taken_at=taken_at)
-            collected.add(offer, record_problems, where)
+            collected.add(offer, record_problems, where, file=document.name)
     return collected.parsed()
 
 
@@ -520,7 +521,7 @@ class _Object:
             if text is None:
                 continue
             try:
-                counts[name] = int(parse_decimal(text))
+                counts[name] = parse_count(text)
             except ValueError as error:
                 self.warn(keys[0], str(error))
         return Capacity(**counts) if counts else None

@@ -21,6 +21,9 @@ Guarantees:
   because the hub still holds the offer and its history; a second creation would be a conflict.
 - The state only moves forward for offers whose change was published (see `settle_state`), so a
   failed or partial publish is retried by the next import of the same snapshot.
+- Numbers are read within bounds (`parse_decimal`, `parse_count`): a numeric text of more than
+  `NUMBER_TEXT_MAX` characters, an exponent beyond `NUMBER_EXPONENT_MAX` or a count that is not
+  a plain whole number of at most `COUNT_DIGITS_MAX` digits is refused before any arithmetic.
 """
 
 from __future__ import annotations
@@ -84,18 +87,21 @@ class RecordProblem:
     """Something wrong in one exported record: which record, which source field, what to do.
 
     `skipped` says whether the whole record was left out (True) or only the value was ignored
-    and the rest of the record imported (False).
+    and the rest of the record imported (False). `file` names the file of the snapshot the record
+    is in, when the adapter knows it.
     """
 
     record_id: str
     field: str
     reason: str
     skipped: bool = True
+    file: str = ""
 
     def describe(self) -> str:
         outcome = "record skipped" if self.skipped else "value ignored"
         where = f", {self.field}" if self.field else ""
-        return f"{self.record_id}{where}: {self.reason} ({outcome})"
+        in_file = f"{self.file}: " if self.file and self.file != self.record_id else ""
+        return f"{in_file}{self.record_id}{where}: {self.reason} ({outcome})"
 
 
 @dataclass(frozen=True)
@@ -143,10 +149,18 @@ class SnapshotCollector:
         self._problems.append(problem)
 
     def add(
-        self, offer: SnapshotOffer | None, problems: Sequence[RecordProblem], repeated: str
+        self,
+        offer: SnapshotOffer | None,
+        problems: Sequence[RecordProblem],
+        repeated: str,
+        *,
+        file: str = "",
     ) -> None:
-        """One record's outcome; `repeated` says which record it is if its id was seen before."""
-        self._problems += problems
+        """One record's outcome; `repeated` says which record it is if its id was seen before.
+
+        `file` is the file the record came from: its problems are marked with it.
+        """
+        self._problems += [replace(p, file=p.file or file) for p in problems]
         if offer is None:
             return
         if offer.offer_id in self._seen:
@@ -155,6 +169,7 @@ class SnapshotCollector:
                     offer.offer_id,
                     self.id_field,
                     f"{repeated} repeats an id an earlier record has; the first is kept",
+                    file=file,
                 )
             )
             return
@@ -510,16 +525,64 @@ SOURCE_TIME_ZONE = ZoneInfo("Europe/Paris")
 _DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
+# A number in an export is a price, a coordinate or a count: a few dozen characters and an
+# exponent of a few units cover every real one. Longer texts and larger exponents are refused by a
+# regular expression before any arithmetic, because Decimal and int of a text such as "1e800000"
+# take seconds and megabytes (and the canonical form of a price would print every digit).
+NUMBER_TEXT_MAX = 40
+NUMBER_EXPONENT_MAX = 24  # |adjusted exponent|: up to 10^24, down to 10^-24
+# A count (persons, rooms, pitches) below a million: the largest festival is far from it.
+COUNT_DIGITS_MAX = 6
+
+_NUMBER_NOISE = re.compile(r"[\s\u00a0\u202f€]")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COUNT = re.compile(r"([0-9]+)(?:\.0*)?")
+
+
 def parse_decimal(text: str) -> Decimal:
-    """A number written with '.' or ',' decimals, spaces between thousands, maybe a euro sign."""
-    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text).replace(",", ".")
+    """A number written with '.' or ',' decimals, spaces between thousands, maybe a euro sign.
+
+    Texts longer than `NUMBER_TEXT_MAX` or with an exponent beyond `NUMBER_EXPONENT_MAX` are
+    refused before any arithmetic, so a hostile value costs microseconds.
+    """
+    if len(text) > NUMBER_TEXT_MAX:
+        raise ValueError(
+            f"{_number_shown(text)} is not a number: longer than {NUMBER_TEXT_MAX} characters"
+        )
+    cleaned = _NUMBER_NOISE.sub("", text).replace(",", ".")
+    if _NUMBER.fullmatch(cleaned) is None:
+        raise ValueError(f"{text!r} is not a number")
     try:
         number = Decimal(cleaned)
-    except ArithmeticError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a number")
+        if abs(number.adjusted()) > NUMBER_EXPONENT_MAX:
+            raise ArithmeticError
+    except ArithmeticError:  # an exponent beyond even Decimal's range, too
+        raise ValueError(
+            f"{text!r} is not a number the hub keeps: its magnitude is beyond "
+            f"10^±{NUMBER_EXPONENT_MAX}; write the amount in plain digits"
+        ) from None
     return number
+
+
+def parse_count(text: str) -> int:
+    """A count (persons, rooms, pitches): a whole number of 0 or more, in plain digits.
+
+    Spaces between thousands and a zero decimal part ("12,0") are accepted; anything else, and
+    more than `COUNT_DIGITS_MAX` digits, is refused before any arithmetic.
+    """
+    count = None
+    if len(text) <= NUMBER_TEXT_MAX:
+        count = _COUNT.fullmatch(_NUMBER_NOISE.sub("", text).replace(",", "."))
+    if count is None or len(count.group(1).lstrip("0")) > COUNT_DIGITS_MAX:
+        raise ValueError(
+            f"{_number_shown(text)} is not a count; expected a whole number of 0 or more in "
+            f"plain digits (at most {COUNT_DIGITS_MAX}), such as 12"
+        )
+    return int(count.group(1))
+
+
+def _number_shown(text: str) -> str:
+    return repr(text) if len(text) <= NUMBER_TEXT_MAX else f"{text[:20]!r}... ({len(text)} chars)"
 
 
 def parse_coordinate(value: object) -> float:

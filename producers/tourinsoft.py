@@ -57,6 +57,7 @@ from producers.snapshot import (
     SnapshotOffer,
     fold,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -268,7 +269,7 @@ def parse_export(
     collected = SnapshotCollector("SyndicObjectID")
     for position, raw in enumerate(records, start=1):
         offer, record_problems = parse_record(raw, position, communes, taken_at=taken_at)
-        collected.add(offer, record_problems, f"record {position}")
+        collected.add(offer, record_problems, f"record {position}", file=origin)
     return collected.parsed()
 
 
@@ -524,7 +525,7 @@ def _capacity(record: _Record) -> Capacity | None:
             if text is None:
                 continue
             try:
-                counts[name] = int(parse_decimal(text))
+                counts[name] = parse_count(text)
             except ValueError as error:
                 record.warn(key, str(error))
             break

@@ -316,6 +316,31 @@ def test_a_value_that_cannot_be_read_is_reported_and_the_object_kept(
     assert [p.field for p in parsed.problems if not p.skipped] == [field]
 
 
+def test_huge_numbers_are_refused_naming_the_file_object_and_field(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flux"
+    shutil.copytree(FLUX, folder)
+    raw = hotel_object() | {"schema:numberOfRooms": "1e800000"}
+    raw["offers"][0]["schema:priceSpecification"][0]["schema:minPrice"] = "9" * 100_000
+    (folder / "objects" / "a" / "hotel-des-falaises.json").write_text(
+        json.dumps(raw), encoding="utf-8"
+    )
+    parsed = datatourisme.read_flux(folder, territory, taken_at=TAKEN_AT)
+    described = [p.describe() for p in parsed.problems if p.record_id == "HOTNOR076V510001"]
+    assert (
+        "objects/a/hotel-des-falaises.json: HOTNOR076V510001, schema:numberOfRooms: '1e800000' "
+        "is not a count" in " ".join(described)
+    )
+    assert "offers[1].schema:priceSpecification[1].schema:minPrice: '99999" in " ".join(described)
+    assert "longer than 40 characters" in " ".join(described)
+    # The hotel keeps the rest of its content and the other objects are read as before.
+    hotel = offer(parsed, "HOTNOR076V510001")
+    assert hotel.fields.capacity is None
+    assert hotel.fields.names == offer(flux, "HOTNOR076V510001").fields.names
+    assert len(parsed.offers) == len(flux.offers)
+
+
 def test_an_object_that_is_not_an_object_is_reported(territory: Territory) -> None:
     parsed = parse_one(["not", "an", "object"], territory)
     assert [(p.record_id, p.skipped) for p in parsed.problems] == [("test.json", True)]

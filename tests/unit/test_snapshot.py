@@ -35,6 +35,7 @@ from producers.snapshot import (
     group_digests,
     load_state,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -338,6 +339,27 @@ def test_amounts_accept_comma_decimals_spaces_and_euro_signs(text: str, expected
 def test_an_amount_that_is_not_a_number_is_refused_with_the_text(text: str) -> None:
     with pytest.raises(ValueError, match="is not a number"):
         parse_decimal(text)
+
+
+def test_a_number_with_a_huge_exponent_is_refused_before_it_is_computed() -> None:
+    with pytest.raises(ValueError, match=r"'1e800000' is not a number the hub keeps.*plain digits"):
+        parse_decimal("1e800000")
+
+
+def test_a_number_longer_than_a_few_dozen_characters_is_refused_before_it_is_read() -> None:
+    with pytest.raises(ValueError, match=r"is not a number: longer than 40 characters"):
+        parse_decimal("9" * 100_000)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("18", 18), ("1 200", 1200), ("12,0", 12)])
+def test_counts_are_whole_numbers_in_plain_digits(text: str, expected: int) -> None:
+    assert parse_count(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1e800000", "-3", "2.5", "douze", "1234567", "9" * 100_000])
+def test_a_count_that_is_not_a_plain_whole_number_of_reasonable_size_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a count; expected a whole number of 0 or more"):
+        parse_count(text)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("49,4194", 49.4194), (-0.37, -0.37)])
