@@ -51,6 +51,7 @@ from hub.core.offer import (
     TranslationSource,
 )
 from hub.core.territory import Territory
+from producers import bounded_json
 from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
@@ -223,7 +224,10 @@ def read_flux(path: Path, territory: Territory, *, taken_at: datetime) -> Parsed
     collected = SnapshotCollector("dc:identifier")
     for document in documents:
         try:
-            decoded = json.loads(document.content)
+            decoded = bounded_json.loads(document.content)
+        except bounded_json.TooDeep as error:
+            collected.problem(RecordProblem(document.name, "", f"is refused: {error}"))
+            continue
         except ValueError as error:
             collected.problem(RecordProblem(document.name, "", f"is not JSON ({error})"))
             continue

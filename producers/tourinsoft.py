@@ -48,6 +48,7 @@ from hub.core.offer import (
     Prices,
 )
 from hub.core.territory import Territory
+from producers import bounded_json
 from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
@@ -238,9 +239,11 @@ class _Record:
 def read_export(path: Path, territory: Territory, *, taken_at: datetime) -> ParsedSnapshot:
     """Parse the export file at `path` (see `parse_export`)."""
     try:
-        document = json.loads(path.read_bytes())
+        document = bounded_json.loads(path.read_bytes())
     except OSError as error:
         raise SnapshotError(f"cannot read the Tourinsoft export {path}: {error}") from error
+    except bounded_json.TooDeep as error:
+        raise SnapshotError(f"the Tourinsoft export {path} is refused: {error}") from error
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise SnapshotError(
             f"{path} is not JSON ({error}); expected a Tourinsoft syndication export "

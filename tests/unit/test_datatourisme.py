@@ -385,6 +385,19 @@ def test_a_broken_file_in_a_folder_is_reported_and_the_others_read(
     ]
 
 
+def test_a_file_nested_100000_levels_deep_is_refused_naming_it_and_the_others_read(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flux"
+    shutil.copytree(FLUX, folder)
+    deep = '{"dc:identifier": "HOTNOR076V519998", "rdfs:label": ' + "[" * 100_000 + "]" * 100_000
+    (folder / "objects" / "a" / "deep.json").write_text(deep + "}", encoding="utf-8")
+    parsed = datatourisme.read_flux(folder, territory, taken_at=TAKEN_AT)
+    assert parsed.offers == flux.offers
+    (refused,) = [p for p in parsed.problems if p.record_id == "objects/a/deep.json"]
+    assert "is refused: nested deeper than 64 levels at line 1, column" in refused.describe()
+
+
 def test_the_same_id_in_two_files_keeps_the_first(territory: Territory, tmp_path: Path) -> None:
     folder = tmp_path / "flux"
     folder.mkdir()

@@ -417,3 +417,15 @@ def test_a_huge_number_of_rooms_is_refused_naming_the_file_record_and_field(
         offer(parsed, "HOTNOR014V500001").fields.names
         == offer(before, "HOTNOR014V500001").fields.names
     )
+
+
+def test_an_export_nested_100000_levels_deep_is_refused_naming_the_file(
+    territory: Territory, tmp_path: Path
+) -> None:
+    record = json.dumps(hotel_record())[:-1] + ', "Tarifs": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = tmp_path / "export.json"
+    path.write_text('{"value": [' + record + "]}", encoding="utf-8")
+    with pytest.raises(
+        SnapshotError, match=r"export\.json is refused: nested deeper than 64 levels"
+    ):
+        tourinsoft.read_export(path, territory, taken_at=TAKEN_AT)
