@@ -16,6 +16,9 @@ Guarantees:
   nothing.
 - A record present in the snapshot but unusable this time (malformed, failing the charte, or
   changing type) is reported and left as it was: it is neither published nor withdrawn.
+- A file of the snapshot that cannot be read at all (a `FileFailure`) makes the snapshot
+  incomplete: `plan_import` then withdraws nothing (it lists the offers it would have withdrawn
+  as withheld), unless told to allow a partial snapshot; the offers read are still planned.
 - A withdrawn offer that reappears is *changed back to published*: one `FieldGroupsChanged` with
   the diffusion group (published) and every group that changed meanwhile. It is not re-created,
   because the hub still holds the offer and its history; a second creation would be a conflict.
@@ -105,6 +108,21 @@ class RecordProblem:
 
 
 @dataclass(frozen=True)
+class FileFailure:
+    """A file of a snapshot that could not be read at all (unreadable, truncated, refused).
+
+    Which offers it held is unknown, so an import with a failed file plans no withdrawal of the
+    offers missing from the snapshot (unless the operator allows a partial snapshot).
+    """
+
+    file: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class SnapshotOffer:
     """One offer as a snapshot gives it: its full content and when the source last changed it."""
 
@@ -117,10 +135,12 @@ class SnapshotOffer:
 
 @dataclass(frozen=True)
 class ParsedSnapshot:
-    """What an adapter made of a snapshot: the usable offers and every problem, in file order."""
+    """What an adapter made of a snapshot: the usable offers, every problem and every file that
+    could not be read, in file order."""
 
     offers: tuple[SnapshotOffer, ...]
     problems: tuple[RecordProblem, ...] = ()
+    failed_files: tuple[FileFailure, ...] = ()
 
     @property
     def present_ids(self) -> frozenset[str]:
@@ -144,9 +164,14 @@ class SnapshotCollector:
         self._offers: list[SnapshotOffer] = []
         self._problems: list[RecordProblem] = []
         self._seen: set[str] = set()
+        self._failed: list[FileFailure] = []
 
     def problem(self, problem: RecordProblem) -> None:
         self._problems.append(problem)
+
+    def failed(self, file: str, reason: str) -> None:
+        """A file that could not be read at all: its records are unknown."""
+        self._failed.append(FileFailure(file, reason))
 
     def add(
         self,
@@ -177,7 +202,7 @@ class SnapshotCollector:
         self._offers.append(offer)
 
     def parsed(self) -> ParsedSnapshot:
-        return ParsedSnapshot(tuple(self._offers), tuple(self._problems))
+        return ParsedSnapshot(tuple(self._offers), tuple(self._problems), tuple(self._failed))
 
 
 @dataclass(frozen=True)
@@ -251,14 +276,17 @@ def diff_snapshot(
     source_system: str,
     taken_at: datetime,
     keep: Collection[str] = (),
+    withdraw_missing: bool = True,
 ) -> tuple[list[Change], dict[str, KnownOffer]]:
     """The changes that bring the hub from `previous` to `current`, and the state after them.
 
     `keep` names offers that are in the snapshot but unusable this time: they are neither changed
-    nor withdrawn, and keep their previous state. `taken_at` (timezone-aware) is when the snapshot
-    was taken: withdrawals happen then. A known offer keeps the type it was created with
-    (`plan_import` reports records that try to change it). If an id appears twice in `current`,
-    the first one counts. Changes come in snapshot order, then withdrawals by offer id.
+    nor withdrawn, and keep their previous state; with `withdraw_missing` False, so does every
+    offer missing from `current` (the snapshot is known to be incomplete). `taken_at`
+    (timezone-aware) is when the snapshot was taken: withdrawals happen then. A known offer keeps
+    the type it was created with (`plan_import` reports records that try to change it). If an id
+    appears twice in `current`, the first one counts. Changes come in snapshot order, then
+    withdrawals by offer id.
     """
     changes: list[Change] = []
     next_state: dict[str, KnownOffer] = {}
@@ -292,7 +320,7 @@ def diff_snapshot(
         if offer_id in next_state:
             continue
         known = previous[offer_id]
-        if known.withdrawn or offer_id in keep:
+        if known.withdrawn or offer_id in keep or not withdraw_missing:
             next_state[offer_id] = known
             continue
         changes.append(
@@ -340,19 +368,25 @@ def _changed_groups(
 
 @dataclass(frozen=True)
 class ImportPlan:
-    """What an import would publish, what it could not use, and the state once published."""
+    """What an import would publish, what it could not use, and the state once published.
+
+    `withheld` lists the offers missing from the snapshot that were not withdrawn because a file
+    of it failed (`failed_files`); with a partial snapshot allowed they are in `withdrawn`.
+    """
 
     source_system: str
     taken_at: datetime
     changes: tuple[Change, ...]
     next_state: Mapping[str, KnownOffer]
     problems: tuple[RecordProblem, ...]
+    failed_files: tuple[FileFailure, ...] = ()
     created: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     republished: tuple[str, ...] = ()
     withdrawn: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[RecordProblem, ...]:
@@ -370,8 +404,13 @@ def plan_import(
     source_system: str,
     taken_at: datetime,
     territory: Territory,
+    allow_partial: bool = False,
 ) -> ImportPlan:
-    """Judge each offer of the snapshot against the charte, then diff the usable ones."""
+    """Judge each offer of the snapshot against the charte, then diff the usable ones.
+
+    If a file of the snapshot failed, the offers it held are unknown: none of the offers missing
+    from the snapshot is withdrawn (they are `withheld`) unless `allow_partial` is given.
+    """
     problems = list(snapshot.problems)
     usable: list[SnapshotOffer] = []
     for offer in snapshot.offers:
@@ -396,8 +435,24 @@ def plan_import(
             continue
         usable.append(offer)
     keep = snapshot.present_ids - {offer.offer_id for offer in usable}
+    withdraw_missing = allow_partial or not snapshot.failed_files
     changes, next_state = diff_snapshot(
-        previous, usable, source_system=source_system, taken_at=taken_at, keep=keep
+        previous,
+        usable,
+        source_system=source_system,
+        taken_at=taken_at,
+        keep=keep,
+        withdraw_missing=withdraw_missing,
+    )
+    current = {offer.offer_id for offer in usable} | keep
+    withheld = (
+        ()
+        if withdraw_missing
+        else tuple(
+            offer_id
+            for offer_id, known in sorted(previous.items())
+            if not known.withdrawn and offer_id not in current
+        )
     )
     touched = {change.offer_id for change in changes}
     created, changed, republished, withdrawn = [], [], [], []
@@ -421,12 +476,14 @@ def plan_import(
         changes=tuple(changes),
         next_state=next_state,
         problems=tuple(problems),
+        failed_files=snapshot.failed_files,
         created=tuple(created),
         changed=tuple(changed),
         republished=tuple(republished),
         withdrawn=tuple(withdrawn),
         unchanged=tuple(unchanged),
         skipped=tuple(skipped),
+        withheld=withheld,
     )
 
 

@@ -25,6 +25,7 @@ from hub.core.territory import Territory
 from hub.reference import load_normandy_territory
 from producers import tourinsoft
 from producers.snapshot import (
+    FileFailure,
     KnownOffer,
     ParsedSnapshot,
     RecordProblem,
@@ -244,6 +245,38 @@ def test_a_known_offer_whose_record_turns_bad_is_not_withdrawn(
     plan = plan_import(state, parsed, source_system=SOURCE, taken_at=LATER, territory=territory)
     assert plan.changes == ()
     assert plan.next_state[hotel.offer_id] == state[hotel.offer_id]
+
+
+def test_a_failed_file_plans_no_withdrawal_and_still_plans_the_offers_read(
+    snapshot: ParsedSnapshot, territory: Territory
+) -> None:
+    hotel, restaurant, event, site = snapshot.offers
+    state = first_import([hotel, restaurant, event])
+    cheaper = with_prices(restaurant, Prices(lines=(PriceLine("Menu", Decimal("9")),)))
+    failed = (FileFailure("objects/b/broken.json", "not JSON"),)
+    parsed = ParsedSnapshot((cheaper, site), failed_files=failed)
+    plan = plan_import(state, parsed, source_system=SOURCE, taken_at=LATER, territory=territory)
+    assert (plan.created, plan.changed, plan.withdrawn) == (
+        (site.offer_id,),
+        (cheaper.offer_id,),
+        (),
+    )
+    assert plan.withheld == tuple(sorted([hotel.offer_id, event.offer_id]))
+    assert plan.failed_files == failed
+    assert plan.next_state[hotel.offer_id] == state[hotel.offer_id]
+    assert plan.next_state[event.offer_id] == state[event.offer_id]
+
+
+def test_a_partial_snapshot_allowed_withdraws_what_it_misses_despite_a_failed_file(
+    snapshot: ParsedSnapshot, territory: Territory
+) -> None:
+    hotel, restaurant, event, _ = snapshot.offers
+    state = first_import([hotel, restaurant, event])
+    parsed = ParsedSnapshot((restaurant,), failed_files=(FileFailure("b.json", "not JSON"),))
+    plan = plan_import(
+        state, parsed, source_system=SOURCE, taken_at=LATER, territory=territory, allow_partial=True
+    )
+    assert (plan.withdrawn, plan.withheld) == (tuple(sorted([hotel.offer_id, event.offer_id])), ())
 
 
 def test_an_offer_cannot_change_type_through_a_snapshot(
