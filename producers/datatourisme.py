@@ -1,7 +1,10 @@
 """The DATAtourisme adapter: a JSON-LD flux (one object per file) mapped to offers of the hub.
 
 A flux is a single `.json` file, a folder of them (read recursively) or a `.zip` of them; files
-are read in path order, and the flux's `index.json` at the top is skipped. A file may also hold a
+are read in path order, and the flux's `index.json` at the top is skipped. A file that cannot be
+read (unreadable, too large, refused from the zip by `producers.zip_archive`'s bounds, not JSON or
+nested too deep for `producers.bounded_json`) is reported as a failed file and the others are
+read: the import then knows its snapshot is incomplete. A file may also hold a
 list of objects or an `{"@graph": [...]}`. JSON-LD is lenient and so is this reader:
 
 - any value may be one value or a list; literals may be plain or `{"@value": ..}`; keys are found
@@ -22,7 +25,6 @@ something for it, except names, location, diffusion (published) and external ids
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,6 +53,7 @@ from hub.core.offer import (
     TranslationSource,
 )
 from hub.core.territory import Territory
+from producers import bounded_json, zip_archive
 from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
@@ -59,6 +62,7 @@ from producers.snapshot import (
     SnapshotError,
     SnapshotOffer,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -198,71 +202,98 @@ class _Skip(Exception):
 
 @dataclass(frozen=True)
 class _Document:
-    """One JSON file of the flux: where it was found and its bytes."""
+    """One JSON file of the flux: where it was found and its bytes, or why it cannot be read."""
 
     name: str
-    content: bytes
+    content: bytes = b""
+    failure: str | None = None
 
 
 # ---------------------------------------------------------------- reading the flux
 
 
-def read_flux(path: Path, territory: Territory, *, taken_at: datetime) -> ParsedSnapshot:
-    """Parse a flux: a JSON file, a folder of them or a .zip of them (see the module doc)."""
+def read_flux(
+    path: Path,
+    territory: Territory,
+    *,
+    taken_at: datetime,
+    limits: zip_archive.Limits = zip_archive.DEFAULT_LIMITS,
+) -> ParsedSnapshot:
+    """Parse a flux: a JSON file, a folder of them or a .zip of them (see the module doc).
+
+    A file of the flux that cannot be read (unreadable, larger than `limits.member_bytes`, refused
+    from the archive, not JSON, nested too deep) is a `FileFailure` and the others are read; a
+    flux that cannot be read at all raises `SnapshotError`.
+    """
     if path.is_dir():
-        documents = _folder(path)
+        documents = _folder(path, limits.member_bytes)
     elif path.suffix.lower() == ".zip":
-        documents = _archive(path)
+        documents = _archive(path, limits)
     else:
-        try:
-            documents = iter([_Document(path.name, path.read_bytes())])
-        except OSError as error:
-            raise SnapshotError(f"cannot read the DATAtourisme flux {path}: {error}") from error
+        (document,) = _files(path.parent, [path], limits.member_bytes)
+        if document.failure is not None:
+            raise SnapshotError(document.failure)
+        documents = iter([document])
     communes = CommuneNames(territory)
     collected = SnapshotCollector("dc:identifier")
     for document in documents:
+        if document.failure is not None:
+            collected.failed(document.name, document.failure)
+            continue
         try:
-            decoded = json.loads(document.content)
+            decoded = bounded_json.loads(document.content)
+        except bounded_json.TooDeep as error:
+            collected.failed(document.name, f"refused: {error}")
+            continue
         except ValueError as error:
-            collected.problem(RecordProblem(document.name, "", f"is not JSON ({error})"))
+            collected.failed(document.name, f"not JSON ({error}); export the file again")
             continue
         for position, raw in enumerate(_records(decoded), start=1):
             where = document.name if position == 1 else f"{document.name}#{position}"
             offer, record_problems = parse_object(raw, where, communes, taken_at=taken_at)
-            collected.add(offer, record_problems, where)
+            collected.add(offer, record_problems, where, file=document.name)
     return collected.parsed()
 
 
-def _folder(root: Path) -> Iterator[_Document]:
+def _folder(root: Path, member_bytes: int) -> Iterator[_Document]:
     try:
         paths = sorted(
             p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".json", ".jsonld")
         )
     except OSError as error:
         raise SnapshotError(f"cannot list the DATAtourisme flux {root}: {error}") from error
+    yield from _files(
+        root, [p for p in paths if not _is_index(p.relative_to(root).as_posix())], member_bytes
+    )
+
+
+def _files(root: Path, paths: list[Path], member_bytes: int) -> Iterator[_Document]:
+    """Each file read whole, unless it cannot be read or is larger than a zip member may be."""
     for path in paths:
         relative = path.relative_to(root).as_posix()
-        if _is_index(relative):
-            continue
         try:
+            size = path.stat().st_size
+            if size > member_bytes:
+                yield _Document(
+                    relative,
+                    failure=f"{path} is refused: it holds {size} bytes, more than the "
+                    f"{member_bytes} one file of a flux may; export it again",
+                )
+                continue
             yield _Document(relative, path.read_bytes())
         except OSError as error:
-            raise SnapshotError(f"cannot read {path}: {error}") from error
+            yield _Document(relative, failure=f"cannot read {path}: {error}")
 
 
-def _archive(path: Path) -> Iterator[_Document]:
+def _archive(path: Path, limits: zip_archive.Limits) -> Iterator[_Document]:
+    def wanted(name: str) -> bool:
+        return PurePosixPath(name).suffix in (".json", ".jsonld") and not _is_index(name)
+
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = sorted(
-                info.filename
-                for info in archive.infolist()
-                if not info.is_dir() and PurePosixPath(info.filename).suffix in (".json", ".jsonld")
-            )
-            for name in names:
-                if not _is_index(name):
-                    yield _Document(name, archive.read(name))
-    except (OSError, zipfile.BadZipFile) as error:
-        raise SnapshotError(f"cannot read the zip archive {path}: {error}") from error
+        for member in zip_archive.members(path, wanted, limits):
+            yield _Document(member.name, member.content, member.refusal)
+    except zip_archive.ArchiveRefused as error:
+        raise SnapshotError(str(error)) from error
 
 
 def _is_index(relative: str) -> bool:
@@ -520,7 +551,7 @@ class _Object:
             if text is None:
                 continue
             try:
-                counts[name] = int(parse_decimal(text))
+                counts[name] = parse_count(text)
             except ValueError as error:
                 self.warn(keys[0], str(error))
         return Capacity(**counts) if counts else None

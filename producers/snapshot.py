@@ -16,11 +16,17 @@ Guarantees:
   nothing.
 - A record present in the snapshot but unusable this time (malformed, failing the charte, or
   changing type) is reported and left as it was: it is neither published nor withdrawn.
+- A file of the snapshot that cannot be read at all (a `FileFailure`) makes the snapshot
+  incomplete: `plan_import` then withdraws nothing (it lists the offers it would have withdrawn
+  as withheld), unless told to allow a partial snapshot; the offers read are still planned.
 - A withdrawn offer that reappears is *changed back to published*: one `FieldGroupsChanged` with
   the diffusion group (published) and every group that changed meanwhile. It is not re-created,
   because the hub still holds the offer and its history; a second creation would be a conflict.
 - The state only moves forward for offers whose change was published (see `settle_state`), so a
   failed or partial publish is retried by the next import of the same snapshot.
+- Numbers are read within bounds (`parse_decimal`, `parse_count`): a numeric text of more than
+  `NUMBER_TEXT_MAX` characters, an exponent beyond `NUMBER_EXPONENT_MAX` or a count that is not
+  a plain whole number of at most `COUNT_DIGITS_MAX` digits is refused before any arithmetic.
 """
 
 from __future__ import annotations
@@ -84,18 +90,36 @@ class RecordProblem:
     """Something wrong in one exported record: which record, which source field, what to do.
 
     `skipped` says whether the whole record was left out (True) or only the value was ignored
-    and the rest of the record imported (False).
+    and the rest of the record imported (False). `file` names the file of the snapshot the record
+    is in, when the adapter knows it.
     """
 
     record_id: str
     field: str
     reason: str
     skipped: bool = True
+    file: str = ""
 
     def describe(self) -> str:
         outcome = "record skipped" if self.skipped else "value ignored"
         where = f", {self.field}" if self.field else ""
-        return f"{self.record_id}{where}: {self.reason} ({outcome})"
+        in_file = f"{self.file}: " if self.file and self.file != self.record_id else ""
+        return f"{in_file}{self.record_id}{where}: {self.reason} ({outcome})"
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file of a snapshot that could not be read at all (unreadable, truncated, refused).
+
+    Which offers it held is unknown, so an import with a failed file plans no withdrawal of the
+    offers missing from the snapshot (unless the operator allows a partial snapshot).
+    """
+
+    file: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -111,10 +135,12 @@ class SnapshotOffer:
 
 @dataclass(frozen=True)
 class ParsedSnapshot:
-    """What an adapter made of a snapshot: the usable offers and every problem, in file order."""
+    """What an adapter made of a snapshot: the usable offers, every problem and every file that
+    could not be read, in file order."""
 
     offers: tuple[SnapshotOffer, ...]
     problems: tuple[RecordProblem, ...] = ()
+    failed_files: tuple[FileFailure, ...] = ()
 
     @property
     def present_ids(self) -> frozenset[str]:
@@ -138,15 +164,28 @@ class SnapshotCollector:
         self._offers: list[SnapshotOffer] = []
         self._problems: list[RecordProblem] = []
         self._seen: set[str] = set()
+        self._failed: list[FileFailure] = []
 
     def problem(self, problem: RecordProblem) -> None:
         self._problems.append(problem)
 
+    def failed(self, file: str, reason: str) -> None:
+        """A file that could not be read at all: its records are unknown."""
+        self._failed.append(FileFailure(file, reason))
+
     def add(
-        self, offer: SnapshotOffer | None, problems: Sequence[RecordProblem], repeated: str
+        self,
+        offer: SnapshotOffer | None,
+        problems: Sequence[RecordProblem],
+        repeated: str,
+        *,
+        file: str = "",
     ) -> None:
-        """One record's outcome; `repeated` says which record it is if its id was seen before."""
-        self._problems += problems
+        """One record's outcome; `repeated` says which record it is if its id was seen before.
+
+        `file` is the file the record came from: its problems are marked with it.
+        """
+        self._problems += [replace(p, file=p.file or file) for p in problems]
         if offer is None:
             return
         if offer.offer_id in self._seen:
@@ -155,6 +194,7 @@ class SnapshotCollector:
                     offer.offer_id,
                     self.id_field,
                     f"{repeated} repeats an id an earlier record has; the first is kept",
+                    file=file,
                 )
             )
             return
@@ -162,7 +202,7 @@ class SnapshotCollector:
         self._offers.append(offer)
 
     def parsed(self) -> ParsedSnapshot:
-        return ParsedSnapshot(tuple(self._offers), tuple(self._problems))
+        return ParsedSnapshot(tuple(self._offers), tuple(self._problems), tuple(self._failed))
 
 
 @dataclass(frozen=True)
@@ -236,14 +276,17 @@ def diff_snapshot(
     source_system: str,
     taken_at: datetime,
     keep: Collection[str] = (),
+    withdraw_missing: bool = True,
 ) -> tuple[list[Change], dict[str, KnownOffer]]:
     """The changes that bring the hub from `previous` to `current`, and the state after them.
 
     `keep` names offers that are in the snapshot but unusable this time: they are neither changed
-    nor withdrawn, and keep their previous state. `taken_at` (timezone-aware) is when the snapshot
-    was taken: withdrawals happen then. A known offer keeps the type it was created with
-    (`plan_import` reports records that try to change it). If an id appears twice in `current`,
-    the first one counts. Changes come in snapshot order, then withdrawals by offer id.
+    nor withdrawn, and keep their previous state; with `withdraw_missing` False, so does every
+    offer missing from `current` (the snapshot is known to be incomplete). `taken_at`
+    (timezone-aware) is when the snapshot was taken: withdrawals happen then. A known offer keeps
+    the type it was created with (`plan_import` reports records that try to change it). If an id
+    appears twice in `current`, the first one counts. Changes come in snapshot order, then
+    withdrawals by offer id.
     """
     changes: list[Change] = []
     next_state: dict[str, KnownOffer] = {}
@@ -277,7 +320,7 @@ def diff_snapshot(
         if offer_id in next_state:
             continue
         known = previous[offer_id]
-        if known.withdrawn or offer_id in keep:
+        if known.withdrawn or offer_id in keep or not withdraw_missing:
             next_state[offer_id] = known
             continue
         changes.append(
@@ -325,19 +368,25 @@ def _changed_groups(
 
 @dataclass(frozen=True)
 class ImportPlan:
-    """What an import would publish, what it could not use, and the state once published."""
+    """What an import would publish, what it could not use, and the state once published.
+
+    `withheld` lists the offers missing from the snapshot that were not withdrawn because a file
+    of it failed (`failed_files`); with a partial snapshot allowed they are in `withdrawn`.
+    """
 
     source_system: str
     taken_at: datetime
     changes: tuple[Change, ...]
     next_state: Mapping[str, KnownOffer]
     problems: tuple[RecordProblem, ...]
+    failed_files: tuple[FileFailure, ...] = ()
     created: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     republished: tuple[str, ...] = ()
     withdrawn: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
 
     @property
     def warnings(self) -> tuple[RecordProblem, ...]:
@@ -355,8 +404,13 @@ def plan_import(
     source_system: str,
     taken_at: datetime,
     territory: Territory,
+    allow_partial: bool = False,
 ) -> ImportPlan:
-    """Judge each offer of the snapshot against the charte, then diff the usable ones."""
+    """Judge each offer of the snapshot against the charte, then diff the usable ones.
+
+    If a file of the snapshot failed, the offers it held are unknown: none of the offers missing
+    from the snapshot is withdrawn (they are `withheld`) unless `allow_partial` is given.
+    """
     problems = list(snapshot.problems)
     usable: list[SnapshotOffer] = []
     for offer in snapshot.offers:
@@ -381,8 +435,24 @@ def plan_import(
             continue
         usable.append(offer)
     keep = snapshot.present_ids - {offer.offer_id for offer in usable}
+    withdraw_missing = allow_partial or not snapshot.failed_files
     changes, next_state = diff_snapshot(
-        previous, usable, source_system=source_system, taken_at=taken_at, keep=keep
+        previous,
+        usable,
+        source_system=source_system,
+        taken_at=taken_at,
+        keep=keep,
+        withdraw_missing=withdraw_missing,
+    )
+    current = {offer.offer_id for offer in usable} | keep
+    withheld = (
+        ()
+        if withdraw_missing
+        else tuple(
+            offer_id
+            for offer_id, known in sorted(previous.items())
+            if not known.withdrawn and offer_id not in current
+        )
     )
     touched = {change.offer_id for change in changes}
     created, changed, republished, withdrawn = [], [], [], []
@@ -406,12 +476,14 @@ def plan_import(
         changes=tuple(changes),
         next_state=next_state,
         problems=tuple(problems),
+        failed_files=snapshot.failed_files,
         created=tuple(created),
         changed=tuple(changed),
         republished=tuple(republished),
         withdrawn=tuple(withdrawn),
         unchanged=tuple(unchanged),
         skipped=tuple(skipped),
+        withheld=withheld,
     )
 
 
@@ -510,16 +582,64 @@ SOURCE_TIME_ZONE = ZoneInfo("Europe/Paris")
 _DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
+# A number in an export is a price, a coordinate or a count: a few dozen characters and an
+# exponent of a few units cover every real one. Longer texts and larger exponents are refused by a
+# regular expression before any arithmetic, because Decimal and int of a text such as "1e800000"
+# take seconds and megabytes (and the canonical form of a price would print every digit).
+NUMBER_TEXT_MAX = 40
+NUMBER_EXPONENT_MAX = 24  # |adjusted exponent|: up to 10^24, down to 10^-24
+# A count (persons, rooms, pitches) below a million: the largest festival is far from it.
+COUNT_DIGITS_MAX = 6
+
+_NUMBER_NOISE = re.compile(r"[\s\u00a0\u202f€]")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COUNT = re.compile(r"([0-9]+)(?:\.0*)?")
+
+
 def parse_decimal(text: str) -> Decimal:
-    """A number written with '.' or ',' decimals, spaces between thousands, maybe a euro sign."""
-    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text).replace(",", ".")
+    """A number written with '.' or ',' decimals, spaces between thousands, maybe a euro sign.
+
+    Texts longer than `NUMBER_TEXT_MAX` or with an exponent beyond `NUMBER_EXPONENT_MAX` are
+    refused before any arithmetic, so a hostile value costs microseconds.
+    """
+    if len(text) > NUMBER_TEXT_MAX:
+        raise ValueError(
+            f"{_number_shown(text)} is not a number: longer than {NUMBER_TEXT_MAX} characters"
+        )
+    cleaned = _NUMBER_NOISE.sub("", text).replace(",", ".")
+    if _NUMBER.fullmatch(cleaned) is None:
+        raise ValueError(f"{text!r} is not a number")
     try:
         number = Decimal(cleaned)
-    except ArithmeticError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a number")
+        if abs(number.adjusted()) > NUMBER_EXPONENT_MAX:
+            raise ArithmeticError
+    except ArithmeticError:  # an exponent beyond even Decimal's range, too
+        raise ValueError(
+            f"{text!r} is not a number the hub keeps: its magnitude is beyond "
+            f"10^±{NUMBER_EXPONENT_MAX}; write the amount in plain digits"
+        ) from None
     return number
+
+
+def parse_count(text: str) -> int:
+    """A count (persons, rooms, pitches): a whole number of 0 or more, in plain digits.
+
+    Spaces between thousands and a zero decimal part ("12,0") are accepted; anything else, and
+    more than `COUNT_DIGITS_MAX` digits, is refused before any arithmetic.
+    """
+    count = None
+    if len(text) <= NUMBER_TEXT_MAX:
+        count = _COUNT.fullmatch(_NUMBER_NOISE.sub("", text).replace(",", "."))
+    if count is None or len(count.group(1).lstrip("0")) > COUNT_DIGITS_MAX:
+        raise ValueError(
+            f"{_number_shown(text)} is not a count; expected a whole number of 0 or more in "
+            f"plain digits (at most {COUNT_DIGITS_MAX}), such as 12"
+        )
+    return int(count.group(1))
+
+
+def _number_shown(text: str) -> str:
+    return repr(text) if len(text) <= NUMBER_TEXT_MAX else f"{text[:20]!r}... ({len(text)} chars)"
 
 
 def parse_coordinate(value: object) -> float:

@@ -48,6 +48,7 @@ from hub.core.offer import (
     Prices,
 )
 from hub.core.territory import Territory
+from producers import bounded_json
 from producers.snapshot import (
     CommuneNames,
     ParsedSnapshot,
@@ -57,6 +58,7 @@ from producers.snapshot import (
     SnapshotOffer,
     fold,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -237,9 +239,11 @@ class _Record:
 def read_export(path: Path, territory: Territory, *, taken_at: datetime) -> ParsedSnapshot:
     """Parse the export file at `path` (see `parse_export`)."""
     try:
-        document = json.loads(path.read_bytes())
+        document = bounded_json.loads(path.read_bytes())
     except OSError as error:
         raise SnapshotError(f"cannot read the Tourinsoft export {path}: {error}") from error
+    except bounded_json.TooDeep as error:
+        raise SnapshotError(f"the Tourinsoft export {path} is refused: {error}") from error
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise SnapshotError(
             f"{path} is not JSON ({error}); expected a Tourinsoft syndication export "
@@ -268,7 +272,7 @@ def parse_export(
     collected = SnapshotCollector("SyndicObjectID")
     for position, raw in enumerate(records, start=1):
         offer, record_problems = parse_record(raw, position, communes, taken_at=taken_at)
-        collected.add(offer, record_problems, f"record {position}")
+        collected.add(offer, record_problems, f"record {position}", file=origin)
     return collected.parsed()
 
 
@@ -524,7 +528,7 @@ def _capacity(record: _Record) -> Capacity | None:
             if text is None:
                 continue
             try:
-                counts[name] = int(parse_decimal(text))
+                counts[name] = parse_count(text)
             except ValueError as error:
                 record.warn(key, str(error))
             break

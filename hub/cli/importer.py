@@ -5,10 +5,15 @@ contributor and source left in `<SITN_HOME>/snapshots/<org>/<source>.json` (see
 `producers.snapshot`), and publishes only the differences on `sitn.contrib.<org>`. Bad records are
 listed with their id, field and reason, and the rest is imported. The state moves forward only for
 the offers whose change was published, so after a failure the same command can simply be run
-again. `--dry-run` prints what would be published and changes nothing. Exit status: 0 when every
-record was imported and every planned change published, 3 when bad records were left out (the
-rest was imported; they are listed, and counted by source field), 1 when publishing failed or
-refused a change (the output says what was and was not published), 2 for unusable input.
+again. `--dry-run` prints what would be published and changes nothing. When a file of a flux
+cannot be read (unreadable, truncated, refused by the bounds on zip members or JSON nesting), the
+offers read are still published but none missing from the flux is withdrawn, since the failed
+file may hold them; `--allow-partial` withdraws them anyway, and says so. Exit status: 0 when
+every record was imported and every planned change published, 4 when a file of the flux failed
+(the rest was imported; the files are listed and the withdrawals not planned counted), 3 when bad
+records were left out (the rest was imported; they are listed, and counted by source field), 1
+when publishing failed or refused a change (the output says what was and was not published), 2
+for unusable input.
 """
 
 from __future__ import annotations
@@ -71,6 +76,16 @@ TakenAtOption = Annotated[
 ]
 
 
+AllowPartialOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="When a file of the flux cannot be read, withdraw the offers missing from the flux "
+        "anyway (by default none is withdrawn, since the failed file may hold them).",
+    ),
+]
+
+
 @app.command("tourinsoft")
 def import_tourinsoft(
     export: Annotated[
@@ -98,6 +113,7 @@ def import_datatourisme(
     org: OrgOption,
     dry_run: DryRunOption = False,
     taken_at: TakenAtOption = None,
+    allow_partial: AllowPartialOption = False,
 ) -> None:
     """Import a DATAtourisme JSON-LD flux: ORG's whole snapshot.
 
@@ -105,8 +121,21 @@ def import_datatourisme(
     snapshot as a whole: an offer of an earlier import that it no longer holds is withdrawn from
     every diffuser, so give the whole flux (its folder or .zip), never one file of it
     (--dry-run lists what would be withdrawn).
+
+    If a file of the flux cannot be read (unreadable, truncated, a zip member too large or
+    inflating too much, JSON nested too deep), the offers of the other files are still published
+    but no offer is withdrawn, and the exit status is 4: fix the file and import again, or give
+    --allow-partial to withdraw the offers missing from the flux anyway.
     """
-    run_import(datatourisme.SOURCE_SYSTEM, datatourisme.read_flux, path, org, dry_run, taken_at)
+    run_import(
+        datatourisme.SOURCE_SYSTEM,
+        datatourisme.read_flux,
+        path,
+        org,
+        dry_run,
+        taken_at,
+        allow_partial=allow_partial,
+    )
 
 
 def run_import(
@@ -116,6 +145,8 @@ def run_import(
     org: str,
     dry_run: bool,
     taken_at_text: str | None,
+    *,
+    allow_partial: bool = False,
 ) -> None:
     config = settings()
     try:
@@ -132,6 +163,9 @@ def run_import(
         previous = load_state(store)
     except (SnapshotError, ReferenceDataError) as error:
         fail(str(error), code=2)
+    if not parsed.offers and not parsed.problems and parsed.failed_files:
+        files = "; ".join(failure.describe() for failure in parsed.failed_files)
+        fail(f"no file of {path} could be read, nothing was imported: {files}", code=2)
     if not parsed.offers and not parsed.problems:
         fail(
             f"{path} holds no record; nothing was imported (an empty snapshot would withdraw all "
@@ -139,19 +173,24 @@ def run_import(
             code=2,
         )
     plan = plan_import(
-        previous, parsed, source_system=source_system, taken_at=taken_at, territory=territory
+        previous,
+        parsed,
+        source_system=source_system,
+        taken_at=taken_at,
+        territory=territory,
+        allow_partial=allow_partial,
     )
     _print_problems(plan)
     if dry_run:
         _print_changes(plan)
         _print_summary(plan, org, "would publish")
         out.print("dry run: nothing was published and the snapshot state is unchanged")
-        _exit_if_records_left_out(plan)
+        _exit_if_input_left_out(plan, allow_partial=allow_partial)
         return
     if not plan.changes:
         _save_if_changed(store, previous, settle_state(previous, plan, ()))
         _print_summary(plan, org, "published")
-        _exit_if_records_left_out(plan)
+        _exit_if_input_left_out(plan, allow_partial=allow_partial)
         return
     report = asyncio.run(publish_plan(plan, config=config, org=org, territory=territory))
     published = (event.offer_id for event in report.sent)
@@ -160,11 +199,32 @@ def run_import(
     _print_report(plan, report)
     if report.error is not None or report.refused or report.unsent:
         raise typer.Exit(1)
-    _exit_if_records_left_out(plan)
+    _exit_if_input_left_out(plan, allow_partial=allow_partial)
 
 
-def _exit_if_records_left_out(plan: ImportPlan) -> None:
-    """Exit 3 when bad records were left out: a script running the import must notice them."""
+def _exit_if_input_left_out(plan: ImportPlan, *, allow_partial: bool) -> None:
+    """Exit 4 when a file failed, 3 when bad records were left out: a script must notice them."""
+    if plan.failed_files:
+        files = ", ".join(failure.file for failure in plan.failed_files)
+        if allow_partial:
+            outcome = (
+                f"--allow-partial: the {len(plan.withdrawn)} offer(s) missing from the flux are "
+                "withdrawn all the same, though the failed file(s) may hold them. Fix the "
+                "file(s) and import again to publish their offers"
+            )
+        else:
+            outcome = (
+                f"no withdrawal was planned: the {len(plan.withheld)} offer(s) missing from the "
+                "flux are left as they were, since the failed file(s) may hold them. Fix the "
+                "file(s) and import again, or give --allow-partial to withdraw them"
+            )
+        err.print(
+            escape(
+                f"{len(plan.failed_files)} file(s) of the snapshot could not be read ({files}); "
+                f"the rest was imported and {outcome}."
+            )
+        )
+        raise typer.Exit(4)
     if not plan.bad_records:
         return
     by_field: dict[str, int] = {}
@@ -216,6 +276,10 @@ def _taken_at(path: Path, text: str | None) -> datetime:
 
 
 def _print_problems(plan: ImportPlan) -> None:
+    if plan.failed_files:
+        err.print(f"{len(plan.failed_files)} file(s) could not be read, their offers unknown:")
+        for failure in plan.failed_files:
+            err.print(f"  {escape(failure.describe())}")
     if plan.bad_records:
         err.print(f"{len(plan.skipped)} bad record(s), not imported:")
         for problem in plan.bad_records:
@@ -240,16 +304,26 @@ def _print_changes(plan: ImportPlan) -> None:
         else:
             line = f"delete   {change.offer_id}: {payload.reason}"
         out.print(escape(line))
+    for offer_id in plan.withheld:
+        out.print(
+            escape(f"keep     {offer_id}: missing from the flux, not withdrawn (a file failed)")
+        )
 
 
 def _print_summary(plan: ImportPlan, org: str, verb: str) -> None:
+    failed = ""
+    if plan.failed_files:
+        failed = (
+            f"; {len(plan.failed_files)} failed file(s), {len(plan.withheld)} withdrawal(s) "
+            "not planned"
+        )
     out.print(
         escape(
             f"{plan.source_system} snapshot of {plan.taken_at.isoformat(timespec='seconds')} "
             f"as {org}: {verb} "
             f"{len(plan.changes)} change(s): {len(plan.created)} created, {len(plan.changed)} "
             f"changed, {len(plan.republished)} republished, {len(plan.withdrawn)} withdrawn; "
-            f"{len(plan.unchanged)} unchanged; {len(plan.skipped)} bad record(s)"
+            f"{len(plan.unchanged)} unchanged; {len(plan.skipped)} bad record(s){failed}"
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from typer.testing import CliRunner, Result
 from hub.cli import app
 from hub.reference import load_normandy_territory
 from producers import datatourisme, tourinsoft
-from producers.snapshot import state_path
+from producers.snapshot import plan_import, save_state, state_path
 from tests.conftest import free_port
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -118,6 +119,52 @@ def test_an_empty_snapshot_is_refused_rather_than_withdrawing_everything(tmp_pat
     )
     assert result.exit_code == 2
     assert "holds no record" in result.output
+
+
+def a_flux_imported_once_then_truncated(home: Path) -> tuple[Path, list[str]]:
+    """A flux whose earlier import is known, now with one of its files cut short."""
+    territory = load_normandy_territory()
+    parsed = datatourisme.read_flux(DATATOURISME_FLUX, territory, taken_at=TAKEN_AT)
+    plan = plan_import(
+        {}, parsed, source_system="datatourisme", taken_at=TAKEN_AT, territory=territory
+    )
+    save_state(state_path(home, "cdt76", "datatourisme"), plan.next_state)
+    flux = home / "flux"
+    shutil.copytree(DATATOURISME_FLUX, flux)
+    cut = flux / "objects" / "a" / "hotel-des-falaises.json"
+    cut.write_bytes(cut.read_bytes()[:200])
+    return flux, ["HOTNOR076V510001"]
+
+
+def test_a_flux_with_a_truncated_file_plans_no_withdrawal_names_the_file_and_exits_4(
+    tmp_path: Path,
+) -> None:
+    flux, missing = a_flux_imported_once_then_truncated(tmp_path)
+    args = ["import", "datatourisme", "--as", "cdt76", "--dry-run", str(flux)]
+    result = sitn(args, {"SITN_HOME": str(tmp_path), "COLUMNS": "300"})
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())
+    assert "objects/a/hotel-des-falaises.json: not JSON" in said
+    assert "1 file(s) of the snapshot could not be read (objects/a/hotel-des-falaises.json)" in said
+    assert "no withdrawal was planned: the 1 offer(s) missing from the flux are left" in said
+    assert "--allow-partial" in said
+    assert "withdraw HOT" not in result.output
+    assert f"keep {missing[0]}: missing from the flux, not withdrawn (a file failed)" in said
+    assert "1 failed file(s), 1 withdrawal(s) not planned" in said
+
+
+def test_allow_partial_withdraws_what_a_flux_with_a_failed_file_misses_and_says_so(
+    tmp_path: Path,
+) -> None:
+    flux, missing = a_flux_imported_once_then_truncated(tmp_path)
+    args = ["import", "datatourisme", "--as", "cdt76", "--dry-run", "--allow-partial", str(flux)]
+    result = sitn(args, {"SITN_HOME": str(tmp_path), "COLUMNS": "300"})
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())
+    assert f"withdraw {missing[0]}: absent from the datatourisme snapshot" in said
+    assert (
+        "--allow-partial: the 1 offer(s) missing from the flux are withdrawn all the same" in said
+    )
 
 
 def test_a_failed_publish_exits_1_says_nothing_was_published_and_keeps_the_state(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from hub.core.offer import (
 )
 from hub.core.territory import Territory
 from hub.reference import load_normandy_territory
-from producers import datatourisme
+from producers import datatourisme, zip_archive
 from producers.snapshot import CommuneNames, ParsedSnapshot, SnapshotError, SnapshotOffer
 
 FLUX = Path(__file__).parents[1] / "fixtures" / "datatourisme" / "flux"
@@ -316,6 +317,31 @@ def test_a_value_that_cannot_be_read_is_reported_and_the_object_kept(
     assert [p.field for p in parsed.problems if not p.skipped] == [field]
 
 
+def test_huge_numbers_are_refused_naming_the_file_object_and_field(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flux"
+    shutil.copytree(FLUX, folder)
+    raw = hotel_object() | {"schema:numberOfRooms": "1e800000"}
+    raw["offers"][0]["schema:priceSpecification"][0]["schema:minPrice"] = "9" * 100_000
+    (folder / "objects" / "a" / "hotel-des-falaises.json").write_text(
+        json.dumps(raw), encoding="utf-8"
+    )
+    parsed = datatourisme.read_flux(folder, territory, taken_at=TAKEN_AT)
+    described = [p.describe() for p in parsed.problems if p.record_id == "HOTNOR076V510001"]
+    assert (
+        "objects/a/hotel-des-falaises.json: HOTNOR076V510001, schema:numberOfRooms: '1e800000' "
+        "is not a count" in " ".join(described)
+    )
+    assert "offers[1].schema:priceSpecification[1].schema:minPrice: '99999" in " ".join(described)
+    assert "longer than 40 characters" in " ".join(described)
+    # The hotel keeps the rest of its content and the other objects are read as before.
+    hotel = offer(parsed, "HOTNOR076V510001")
+    assert hotel.fields.capacity is None
+    assert hotel.fields.names == offer(flux, "HOTNOR076V510001").fields.names
+    assert len(parsed.offers) == len(flux.offers)
+
+
 def test_an_object_that_is_not_an_object_is_reported(territory: Territory) -> None:
     parsed = parse_one(["not", "an", "object"], territory)
     assert [(p.record_id, p.skipped) for p in parsed.problems] == [("test.json", True)]
@@ -355,9 +381,24 @@ def test_a_broken_file_in_a_folder_is_reported_and_the_others_read(
     (folder / "objects" / "a" / "broken.json").write_text('{"dc:identifier": ', encoding="utf-8")
     parsed = datatourisme.read_flux(folder, territory, taken_at=TAKEN_AT)
     assert len(parsed.offers) == 4
-    assert [(p.record_id, p.skipped) for p in parsed.problems if p.field == ""] == [
-        ("objects/a/broken.json", True)
+    assert [(f.file, f.reason.split(" (")[0]) for f in parsed.failed_files] == [
+        ("objects/a/broken.json", "not JSON")
     ]
+
+
+def test_a_file_nested_100000_levels_deep_is_refused_naming_it_and_the_others_read(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flux"
+    shutil.copytree(FLUX, folder)
+    deep = '{"dc:identifier": "HOTNOR076V519998", "rdfs:label": ' + "[" * 100_000 + "]" * 100_000
+    (folder / "objects" / "a" / "deep.json").write_text(deep + "}", encoding="utf-8")
+    parsed = datatourisme.read_flux(folder, territory, taken_at=TAKEN_AT)
+    assert parsed.offers == flux.offers
+    (refused,) = parsed.failed_files
+    assert refused.describe().startswith(
+        "objects/a/deep.json: refused: nested deeper than 64 levels at line 1, column"
+    )
 
 
 def test_the_same_id_in_two_files_keeps_the_first(territory: Territory, tmp_path: Path) -> None:
@@ -379,3 +420,67 @@ def test_an_archive_that_is_not_a_zip_is_refused_with_its_name(
     path.write_bytes(b"not a zip")
     with pytest.raises(SnapshotError, match=r"flux\.zip"):
         datatourisme.read_flux(path, territory, taken_at=TAKEN_AT)
+
+
+def zipped_flux(archive: Path, *extra: tuple[str, bytes]) -> Path:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted(FLUX.rglob("*.json")):
+            zipped.write(path, path.relative_to(FLUX).as_posix())
+        for name, content in extra:
+            zipped.writestr(name, content)
+    return archive
+
+
+def test_a_zip_member_larger_than_the_limit_is_refused_naming_the_member(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    archive = zipped_flux(tmp_path / "flux.zip", ("objects/c/huge.json", os.urandom(3 * 2**20)))
+    limits = zip_archive.Limits(member_bytes=2**20)
+    parsed = datatourisme.read_flux(archive, territory, taken_at=TAKEN_AT, limits=limits)
+    (refused,) = parsed.failed_files
+    assert refused.file == "objects/c/huge.json"
+    assert f"the member objects/c/huge.json of the zip archive {archive} is refused" in (
+        refused.reason
+    )
+    assert "3.0 MiB once inflated, more than the 1.0 MiB a member may hold" in refused.reason
+    assert parsed.offers == flux.offers  # the other members are read as before
+
+
+def test_a_zip_member_inflating_more_than_100_times_is_refused_as_a_bomb_unread(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    bomb = b"[" + b" " * (64 * 2**20) + b"]"  # 64 MiB that deflate to about 64 KiB
+    archive = zipped_flux(tmp_path / "flux.zip", ("objects/c/bomb.json", bomb))
+    parsed = datatourisme.read_flux(archive, territory, taken_at=TAKEN_AT)
+    (refused,) = parsed.failed_files
+    assert refused.file == "objects/c/bomb.json"
+    assert "times its compressed size, more than the 100 times" in refused.reason
+    assert "zip bomb" in refused.reason
+    assert parsed.offers == flux.offers
+
+
+def test_an_archive_stating_more_than_the_total_limit_is_refused_whole_naming_it(
+    territory: Territory, tmp_path: Path
+) -> None:
+    archive = zipped_flux(tmp_path / "flux.zip")
+    limits = zip_archive.Limits(total_bytes=1000)
+    with pytest.raises(SnapshotError, match=r"the zip archive .*flux\.zip is refused.*split"):
+        datatourisme.read_flux(archive, territory, taken_at=TAKEN_AT, limits=limits)
+
+
+def test_a_damaged_zip_member_is_a_failed_file_and_the_others_are_read(
+    territory: Territory, flux: ParsedSnapshot, tmp_path: Path
+) -> None:
+    name = b"objects/c/damaged.json"
+    archive = zipped_flux(tmp_path / "flux.zip", (name.decode(), os.urandom(4096)))
+    content = bytearray(archive.read_bytes())
+    data = content.index(name) + len(name)  # the first mention is the member's local header
+    content[data + 10 : data + 40] = b"\xff" * 30  # its deflated data, scrambled
+    archive.write_bytes(bytes(content))
+    parsed = datatourisme.read_flux(archive, territory, taken_at=TAKEN_AT)
+    (refused,) = parsed.failed_files
+    assert refused.file == "objects/c/damaged.json"
+    assert f"the member objects/c/damaged.json of the zip archive {archive} cannot be read" in (
+        refused.reason
+    )
+    assert parsed.offers == flux.offers

@@ -25,6 +25,7 @@ from hub.core.territory import Territory
 from hub.reference import load_normandy_territory
 from producers import tourinsoft
 from producers.snapshot import (
+    FileFailure,
     KnownOffer,
     ParsedSnapshot,
     RecordProblem,
@@ -35,6 +36,7 @@ from producers.snapshot import (
     group_digests,
     load_state,
     parse_coordinate,
+    parse_count,
     parse_day,
     parse_decimal,
     parse_instant,
@@ -245,6 +247,38 @@ def test_a_known_offer_whose_record_turns_bad_is_not_withdrawn(
     assert plan.next_state[hotel.offer_id] == state[hotel.offer_id]
 
 
+def test_a_failed_file_plans_no_withdrawal_and_still_plans_the_offers_read(
+    snapshot: ParsedSnapshot, territory: Territory
+) -> None:
+    hotel, restaurant, event, site = snapshot.offers
+    state = first_import([hotel, restaurant, event])
+    cheaper = with_prices(restaurant, Prices(lines=(PriceLine("Menu", Decimal("9")),)))
+    failed = (FileFailure("objects/b/broken.json", "not JSON"),)
+    parsed = ParsedSnapshot((cheaper, site), failed_files=failed)
+    plan = plan_import(state, parsed, source_system=SOURCE, taken_at=LATER, territory=territory)
+    assert (plan.created, plan.changed, plan.withdrawn) == (
+        (site.offer_id,),
+        (cheaper.offer_id,),
+        (),
+    )
+    assert plan.withheld == tuple(sorted([hotel.offer_id, event.offer_id]))
+    assert plan.failed_files == failed
+    assert plan.next_state[hotel.offer_id] == state[hotel.offer_id]
+    assert plan.next_state[event.offer_id] == state[event.offer_id]
+
+
+def test_a_partial_snapshot_allowed_withdraws_what_it_misses_despite_a_failed_file(
+    snapshot: ParsedSnapshot, territory: Territory
+) -> None:
+    hotel, restaurant, event, _ = snapshot.offers
+    state = first_import([hotel, restaurant, event])
+    parsed = ParsedSnapshot((restaurant,), failed_files=(FileFailure("b.json", "not JSON"),))
+    plan = plan_import(
+        state, parsed, source_system=SOURCE, taken_at=LATER, territory=territory, allow_partial=True
+    )
+    assert (plan.withdrawn, plan.withheld) == (tuple(sorted([hotel.offer_id, event.offer_id])), ())
+
+
 def test_an_offer_cannot_change_type_through_a_snapshot(
     snapshot: ParsedSnapshot, territory: Territory
 ) -> None:
@@ -338,6 +372,27 @@ def test_amounts_accept_comma_decimals_spaces_and_euro_signs(text: str, expected
 def test_an_amount_that_is_not_a_number_is_refused_with_the_text(text: str) -> None:
     with pytest.raises(ValueError, match="is not a number"):
         parse_decimal(text)
+
+
+def test_a_number_with_a_huge_exponent_is_refused_before_it_is_computed() -> None:
+    with pytest.raises(ValueError, match=r"'1e800000' is not a number the hub keeps.*plain digits"):
+        parse_decimal("1e800000")
+
+
+def test_a_number_longer_than_a_few_dozen_characters_is_refused_before_it_is_read() -> None:
+    with pytest.raises(ValueError, match=r"is not a number: longer than 40 characters"):
+        parse_decimal("9" * 100_000)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("18", 18), ("1 200", 1200), ("12,0", 12)])
+def test_counts_are_whole_numbers_in_plain_digits(text: str, expected: int) -> None:
+    assert parse_count(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1e800000", "-3", "2.5", "douze", "1234567", "9" * 100_000])
+def test_a_count_that_is_not_a_plain_whole_number_of_reasonable_size_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a count; expected a whole number of 0 or more"):
+        parse_count(text)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("49,4194", 49.4194), (-0.37, -0.37)])

@@ -344,7 +344,9 @@ def test_a_value_in_an_unexpected_shape_is_reported_and_the_record_kept(
     assert [o.offer_id for o in parsed.offers] == ["HOTNOR014V500001"]
     new = [p for p in parsed.problems if p.field == field]
     assert len(new) == 1
-    assert new[0] == RecordProblem("HOTNOR014V500001", field, new[0].reason, skipped=False)
+    assert new[0] == RecordProblem(
+        "HOTNOR014V500001", field, new[0].reason, skipped=False, file="the export"
+    )
 
 
 def test_a_record_without_update_time_takes_the_snapshots_and_says_so(
@@ -393,3 +395,37 @@ def test_a_file_that_is_not_json_is_refused_with_its_name(
 def test_json_that_is_not_an_export_is_refused(territory: Territory) -> None:
     with pytest.raises(SnapshotError, match=r'"value" list'):
         tourinsoft.parse_export({"error": "quota"}, territory, taken_at=TAKEN_AT)
+
+
+def test_a_huge_number_of_rooms_is_refused_naming_the_file_record_and_field(
+    territory: Territory, tmp_path: Path
+) -> None:
+    records = raw_records()
+    records[0]["NombreChambres"] = "1e800000"
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"value": records}), encoding="utf-8")
+    parsed = tourinsoft.read_export(path, territory, taken_at=TAKEN_AT)
+    (refused,) = [p for p in parsed.problems if p.field == "NombreChambres"]
+    assert refused.describe().startswith(f"{path}: HOTNOR014V500001, NombreChambres: '1e800000'")
+    assert "is not a count" in refused.describe()
+    assert not refused.skipped
+    # The rest of the record, and every other record, is imported as before.
+    before = tourinsoft.read_export(FIXTURE, territory, taken_at=TAKEN_AT)
+    assert [o.offer_id for o in parsed.offers] == [o.offer_id for o in before.offers]
+    assert offer(parsed, "HOTNOR014V500001").fields.capacity is None
+    assert (
+        offer(parsed, "HOTNOR014V500001").fields.names
+        == offer(before, "HOTNOR014V500001").fields.names
+    )
+
+
+def test_an_export_nested_100000_levels_deep_is_refused_naming_the_file(
+    territory: Territory, tmp_path: Path
+) -> None:
+    record = json.dumps(hotel_record())[:-1] + ', "Tarifs": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = tmp_path / "export.json"
+    path.write_text('{"value": [' + record + "]}", encoding="utf-8")
+    with pytest.raises(
+        SnapshotError, match=r"export\.json is refused: nested deeper than 64 levels"
+    ):
+        tourinsoft.read_export(path, territory, taken_at=TAKEN_AT)
