@@ -7,10 +7,13 @@ at import time: callers build a `Settings` with `Settings.from_env()` and pass i
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, TypeAlias
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_CONTROLLER_PORT = 9093
@@ -31,7 +34,17 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_LOG_LEVEL": "level of the stages' logs: DEBUG, INFO (default), WARNING or ERROR",
     "SITN_OPERATOR_KEY": "key operators enter to open the dashboard (default: one kept in "
     "SITN_HOME/operator-key)",
+    "SITN_WEBHOOK_ALLOW": "comma-separated addresses, networks (CIDR) or host names webhooks may "
+    "reach although they are loopback, link-local, private or the hub's own (default: none)",
 }
+
+WEBHOOK_ALLOW_VARIABLE: Final = "SITN_WEBHOOK_ALLOW"
+
+# One entry of SITN_WEBHOOK_ALLOW: a network (a single address is a /32 or /128) or a host name,
+# lower case, without a trailing dot.
+AllowEntry: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network | str
+
+_HOST_NAME: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 
 
 class SettingsError(ValueError):
@@ -102,6 +115,30 @@ def _deadline_ms(environ: Mapping[str, str]) -> int:
     return int(seconds * 1000)
 
 
+def parse_webhook_allow(raw: str) -> tuple[AllowEntry, ...]:
+    """The entries of a SITN_WEBHOOK_ALLOW value; `SettingsError` naming the first bad one."""
+    entries: list[AllowEntry] = []
+    for item in raw.split(","):
+        text = item.strip().lower()
+        if not text:
+            continue
+        bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        try:
+            entries.append(ipaddress.ip_network(bare, strict=False))
+            continue
+        except ValueError:
+            pass
+        name = text.rstrip(".")
+        if len(name) > 253 or not _HOST_NAME.fullmatch(name) or name.replace(".", "").isdigit():
+            raise SettingsError(
+                f"{WEBHOOK_ALLOW_VARIABLE}: {item.strip()!r} is neither an address, a network nor "
+                "a host name; give for instance 127.0.0.1, 10.20.0.0/16, ::1 or "
+                "hooks.intranet.example, separated by commas"
+            )
+        entries.append(name)
+    return tuple(entries)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the hub finds Kafka and its store, and where it keeps local state."""
@@ -120,6 +157,9 @@ class Settings:
     # sooner once full): the latency a quiet hub adds, whatever its backlog.
     batch_ms: int = DEFAULT_BATCH_MS
     home_origin: str = "SITN_HOME"  # why `home` is where it is, for `sitn status` to say
+    # Receivers webhooks may reach although their address is not a public one
+    # (`consumers.webhooks.destinations`).
+    webhook_allow: tuple[AllowEntry, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +185,7 @@ class Settings:
             operator_key_override=env.get("SITN_OPERATOR_KEY") or None,
             collection_deadline_ms=_deadline_ms(env),
             batch_ms=_batch_ms(env),
+            webhook_allow=parse_webhook_allow(env.get(WEBHOOK_ALLOW_VARIABLE, "")),
         )
 
     @property

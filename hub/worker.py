@@ -26,7 +26,7 @@ from typing import Any
 
 from consumers.diffusion_projector import DiffusionProjector
 from consumers.feeds.sql import SqlFeedStore
-from consumers.webhooks import SqlWebhookStore, WebhookDispatcher
+from consumers.webhooks import Destinations, SqlWebhookStore, WebhookDispatcher
 from hub.collection.stage import CollectionStage
 from hub.core.collection import OfferState
 from hub.kafka_clients import ensure_topics
@@ -111,7 +111,9 @@ class Worker:
             bootstrap, lambda: follower.registry, group_id=group_of("scheduler", self.app_id)
         )
         hooks = SqlWebhookStore(self.settings.database_url)  # same database, migrated above
-        self.webhooks = WebhookDispatcher(hooks, feeds)
+        self.webhooks = WebhookDispatcher(
+            hooks, feeds, destinations=Destinations.allowing(self.settings.webhook_allow)
+        )
         tasks = [
             follow,
             asyncio.create_task(self.collection.run(self.stop), name="collection"),

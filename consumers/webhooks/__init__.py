@@ -3,6 +3,9 @@
 - `port`: `Webhook`, the `WebhookStore` interface and its guarantees (cursor, parking);
 - `sql`: `SqlWebhookStore`, on the regional store's database and migrations (SQLite and
   PostgreSQL; there is no in-memory implementation, the tests use SQLite files);
+- `destinations`: `Destinations`, which receiver addresses webhooks may reach (public ones, and
+  those SITN_WEBHOOK_ALLOW lets through), checked at `sitn webhook set` and on every connection;
+- `replies`: what a failing receiver's answer may leave in the last error (a short clean line);
 - `signing`: the signature scheme and headers, and `verify` for receivers (pure);
 - `dispatcher`: `WebhookDispatcher`, the asyncio loop the worker runs (aiohttp client).
 
@@ -10,6 +13,7 @@ A webhook's secret is stored as is, since every notification is signed with it: 
 once when `sitn webhook set` makes it, and never logged, listed or shown again.
 """
 
+from consumers.webhooks.destinations import DestinationRefused, Destinations
 from consumers.webhooks.dispatcher import (
     RetryPolicy,
     WebhookDispatcher,
@@ -32,6 +36,8 @@ __all__ = [
     "DELIVERY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "DestinationRefused",
+    "Destinations",
     "RetryPolicy",
     "SqlWebhookStore",
     "Webhook",

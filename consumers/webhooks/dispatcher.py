@@ -25,6 +25,13 @@ Guarantees:
   cursor never moved, so deliveries resume with the entry that failed.
 - **Independent receivers.** Each webhook has its own task (a slow or failing receiver only
   holds its own), sharing one aiohttp session (at most 100 connections at once).
+- **Only to receivers it may reach.** Every attempt connects only to addresses
+  `consumers.webhooks.destinations` let through, checked when the name is resolved for that very
+  connection: a URL whose host is (or has come to resolve to) a loopback, private, link-local or
+  own address that is not allow-listed fails like an unreachable receiver, saying why.
+- **Nothing of an answer but a short clean line.** A failing receiver's answer is kept in the
+  last error only as `consumers.webhooks.replies` makes it: escapes removed, controls escaped,
+  120 characters at most.
 
 Webhook settings are read back from the store after every delivery, so a new URL or secret
 (`sitn webhook set`), a removal or a redrive takes effect without a restart (a notification
@@ -42,12 +49,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
 from consumers.feeds.port import FeedEntry, FeedStore
+from consumers.webhooks.destinations import (
+    CheckedResolver,
+    DestinationRefused,
+    Destinations,
+    literal_address,
+)
 from consumers.webhooks.port import Webhook, WebhookStore
+from consumers.webhooks.replies import REPLY_READ_BYTES, excerpt, printable
 from consumers.webhooks.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -59,9 +73,6 @@ from consumers.webhooks.signing import (
 log = logging.getLogger("sitn.webhooks")
 
 USER_AGENT: Final = "sitn-hub-webhooks/1"
-
-# How much of a failing receiver's answer is kept in the webhook's last error.
-ERROR_EXCERPT_BYTES: Final = 200
 
 # Beyond 2**62 the backoff is far past any cap; the bound keeps the float arithmetic finite.
 _MAX_DOUBLINGS: Final = 62
@@ -158,8 +169,10 @@ class WebhookDispatcher:
         poll_seconds: float = 1.0,
         batch: int = 100,
         clock: Callable[[], datetime] = _utc_now,
+        destinations: Destinations | None = None,
     ) -> None:
         self.webhooks = webhooks
+        self.destinations = destinations or Destinations()
         self.feeds = feeds
         self.policy = policy or RetryPolicy()
         self.poll_seconds = poll_seconds
@@ -171,8 +184,9 @@ class WebhookDispatcher:
         """Delivers until `stop` is set, then cancels deliveries in flight (they are sent again)."""
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout_seconds)
         running: dict[str, asyncio.Task[None]] = {}
+        connector = aiohttp.TCPConnector(limit=100, resolver=CheckedResolver(self.destinations))
         async with aiohttp.ClientSession(
-            timeout=timeout, headers={"User-Agent": USER_AGENT}
+            connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT}
         ) as session:
             try:
                 while not stop.is_set():
@@ -283,18 +297,32 @@ class WebhookDispatcher:
             DELIVERY_HEADER: delivery,
         }
         try:
+            await self._screen_literal(hook.url)
             async with session.post(
                 hook.url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 if 200 <= response.status < 300:
                     return None
-                excerpt = await response.content.read(ERROR_EXCERPT_BYTES)
-                text = excerpt.decode("utf-8", errors="replace").strip()
-                return (
-                    f"delivery {delivery}: HTTP {response.status} {response.reason or ''}".rstrip()
-                    + (f": {text}" if text else "")
+                text = excerpt(await response.content.read(REPLY_READ_BYTES))
+                reason = printable(response.reason or "", 60)
+                return f"delivery {delivery}: HTTP {response.status} {reason}".rstrip() + (
+                    f": {text}" if text else ""
                 )
+        except DestinationRefused as refused:
+            return f"delivery {delivery}: not sent: {refused}"
         except TimeoutError:
             return f"delivery {delivery}: no answer within {self.policy.timeout_seconds:g} s"
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, DestinationRefused):
+                return f"delivery {delivery}: not sent: {error.os_error}"
+            return f"delivery {delivery}: {type(error).__name__}: {printable(str(error))}"
         except aiohttp.ClientError as error:
-            return f"delivery {delivery}: {type(error).__name__}: {error}"
+            return f"delivery {delivery}: {type(error).__name__}: {printable(str(error))}"
+
+    async def _screen_literal(self, url: str) -> None:
+        """Checks a URL whose host is an IP address (the client resolves only names)."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if literal_address(host) is not None:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            await asyncio.to_thread(self.destinations.screen, host, port)

@@ -2,7 +2,8 @@
 
 A diffuser may register one webhook: a URL the hub POSTs a thin, signed notification to for
 every entry of its feed (`consumers.webhooks.dispatcher`). The store keeps, per diffuser:
-- the URL (http or https, checked by `check_url`) and the signing secret;
+- the URL (http or https, checked by `check_url`; which addresses it may reach is not the store's
+  concern but `consumers.webhooks.destinations`') and the signing secret;
 - the delivery cursor `delivered`: the feed cursor (`consumers.feeds.cursor`) right after the last
   entry the receiver acknowledged with a 2xx. Deliveries resume after it, so nothing is skipped
   and each offer's order is kept;
@@ -14,6 +15,8 @@ Guarantees every implementation keeps:
   resumes where it stopped.
 - **Parking is decided with the failure that causes it**, in one write: the failure that brings
   the count to `park_after` also parks the webhook, whatever else runs concurrently.
+- **A last error is one short printable line**: kept and read back as
+  `consumers.webhooks.replies.printable` makes it, since part of it is a receiver's answer.
 - **The secret is never shown by the store's values**: `Webhook.secret` is left out of `repr`,
   so a logged webhook does not print it. It is stored as is, not hashed, because signing needs
   it; printing it once at creation is the CLI's job (`sitn webhook set`).

@@ -8,6 +8,9 @@ dispatcher's writes never interleave halfway:
   partition (the cursor never goes back);
 - `record_failure` counts and parks in the same UPDATE (``failures + 1 >= :park_after``).
 
+A last error is kept and read back only as `consumers.webhooks.replies.printable` makes it (one
+bounded line of printable text), whoever wrote it and whenever: a receiver's answer stored
+before that rule cannot reach a terminal or a page raw either.
 The secret is stored as is (signing needs it); nothing here logs it.
 Every method is synchronous and blocks on the database: async callers use a worker thread.
 """
@@ -24,6 +27,7 @@ from sqlalchemy.engine import URL
 
 from consumers.feeds.cursor import FeedCursor
 from consumers.webhooks.port import Webhook, WebhookError, check_url
+from consumers.webhooks.replies import printable
 from hub.store.schema import webhooks
 from hub.store.sql import create_store_engine, upgrade
 
@@ -40,7 +44,7 @@ def _webhook_of(row: Any) -> Webhook:
         delivered=FeedCursor.parse(row.delivered_cursor),
         state="parked" if row.state == "parked" else "active",
         failures=int(row.failures),
-        last_error=row.last_error,
+        last_error=None if row.last_error is None else printable(row.last_error),
         last_attempt_at=row.last_attempt_at,
     )
 
@@ -134,7 +138,7 @@ class SqlWebhookStore:
                 .where(webhooks.c.diffuser_id == diffuser_id)
                 .values(
                     failures=webhooks.c.failures + 1,
-                    last_error=error,
+                    last_error=printable(error),
                     last_attempt_at=at,
                     state=case(
                         (webhooks.c.failures + 1 >= park_after, "parked"),

@@ -2,6 +2,11 @@
 
 `set` gives a diffuser (checked against the registry: the shipped Normandy one, or `--registry
 FILE`) a webhook URL (http or https) and a new random signing secret, printed once on stdout.
+The URL's host must be a public address or resolve only to public ones
+(`consumers.webhooks.destinations`): a loopback, link-local, private or the hub's own address is
+refused (exit 2, naming the address) unless SITN_WEBHOOK_ALLOW lets it through; a name that does
+not resolve yet is accepted with a warning, since the worker checks the address again on every
+delivery.
 The store keeps the secret as is, since the worker signs every notification with it: it cannot
 be shown again (`list` never shows it), only replaced by running `set` again. A new webhook
 starts after the feed's current head (the receiver takes a snapshot through the feed API first);
@@ -18,12 +23,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from consumers.feeds import SqlFeedStore, new_key
 from consumers.feeds.cursor import CursorError, FeedCursor
-from consumers.webhooks import SqlWebhookStore, WebhookError, check_url
+from consumers.webhooks import (
+    DestinationRefused,
+    Destinations,
+    SqlWebhookStore,
+    WebhookError,
+    check_url,
+)
 from hub.cli.console import err, fail, out, settings
 from hub.registry.format import load_normandy_registry, load_registry_file
 
@@ -44,6 +56,23 @@ def _stores() -> Iterator[tuple[SqlWebhookStore, SqlFeedStore]]:
     finally:
         feeds.close()
         hooks.close()
+
+
+def _check_destination(diffuser_id: str, url: str) -> None:
+    """Refuses a URL whose host is an address webhooks must not reach (exit 2, saying why)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        Destinations.allowing(settings().webhook_allow).screen(host, port)
+    except DestinationRefused as refused:
+        fail(f"webhook URL {url!r} of diffuser {diffuser_id!r} refused: {refused}", code=2)
+    except OSError as error:
+        err.print(
+            f"warning: the host {host} of webhook URL {url!r} does not resolve now "
+            f"({error.strerror or error}); it is accepted, and every delivery checks its address",
+            markup=False,
+        )
 
 
 def _check_diffuser(diffuser_id: str, registry_file: Path | None) -> None:
@@ -89,6 +118,7 @@ def set_webhook(
         check_url(diffuser, url)
     except WebhookError as error:
         fail(str(error), code=2)
+    _check_destination(diffuser, url)
     _check_diffuser(diffuser, registry_file)
     try:
         given = None if after is None else FeedCursor.parse(after)

@@ -1,14 +1,16 @@
-"""Who may open the operators' dashboard: the operator key, and the session cookie it earns.
+"""Who may open the operators' dashboard: the operator key, and the sessions it opens.
 
 Operators enter one shared key in the dashboard's login form (`SITN_OPERATOR_KEY`, or, when it is
 not set, a random key created once in ``SITN_HOME/operator-key`` with owner-only permissions).
-A right key earns a session cookie; every page needs one. Guarantees:
+A right key opens a session, whose random token the browser keeps in a cookie; every page needs
+one. Guarantees:
 - The key is compared in constant time (`hmac.compare_digest`) and never written to a cookie,
-  a page or a log: the cookie holds when it was issued, a random nonce and an HMAC-SHA256 of
-  both under a key derived from the operator key.
-- A session lasts `SESSION_LIFETIME`; a cookie that is expired, issued in the future, malformed
-  or signed under another key (the operator key was changed: this is how every open session is
-  revoked at once) is refused.
+  a page or a log; the cookie holds only a random token (32 bytes), and the dashboard keeps only
+  the token's SHA-256, so its memory does not hold a usable cookie either.
+- Sessions are kept by the dashboard's process (`Sessions`), so the server decides: logging out
+  ends the session there and its cookie no longer opens anything, even if a browser kept it; a
+  session lasts `SESSION_LIFETIME`; restarting the API (which changing the operator key needs)
+  ends every session. At most `MAX_SESSIONS` are open at once; a new one ends the oldest.
 - A key shorter than `MIN_KEY_LENGTH` characters is refused where it is read, naming where it
   came from and how to make a good one.
 """
@@ -28,9 +30,11 @@ OPERATOR_KEY_VARIABLE: Final = "SITN_OPERATOR_KEY"
 KEY_FILE_NAME: Final = "operator-key"
 MIN_KEY_LENGTH: Final = 16
 SESSION_LIFETIME: Final = timedelta(hours=12)
-# A cookie issued slightly "in the future" is a clock adjustment, not a forgery.
+MAX_SESSIONS: Final = 256
+# A wall clock set back a little after a login is an adjustment, not a reason to end a session.
 _CLOCK_SKEW: Final = timedelta(minutes=1)
-_SESSION_CONTEXT: Final = b"sitn-dashboard-session-v1"
+# A token is 43 characters; anything much longer is not one and is not worth hashing.
+_MAX_TOKEN_LENGTH: Final = 128
 
 
 class OperatorKeyError(ValueError):
@@ -85,34 +89,58 @@ def load_operator_key(settings: Settings) -> OperatorKey:
 
 
 class Sessions:
-    """Issues and checks session tokens signed under a key derived from the operator key."""
+    """The open sessions of this dashboard process, and the key that opens one.
 
-    def __init__(self, key: OperatorKey, lifetime: timedelta = SESSION_LIFETIME) -> None:
+    Not thread-safe: the dashboard calls it from its event loop only.
+    """
+
+    def __init__(
+        self,
+        key: OperatorKey,
+        lifetime: timedelta = SESSION_LIFETIME,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
         self._key = key.value.encode()
-        self._signing = hmac.new(self._key, _SESSION_CONTEXT, hashlib.sha256).digest()
         self.lifetime = lifetime
+        self.max_sessions = max_sessions
+        self._open: dict[bytes, datetime] = {}  # the token's SHA-256 -> when it was issued
 
     def key_matches(self, given: str) -> bool:
         """True if `given` is the operator key (compared in constant time)."""
         return hmac.compare_digest(given.strip().encode(), self._key)
 
     def issue(self, now: datetime) -> str:
-        """A new session token, valid from `now` (timezone-aware) for `lifetime`."""
-        body = f"{int(now.timestamp())}.{secrets.token_urlsafe(16)}"
-        return f"{body}.{self._mac(body)}"
+        """A new session's token, valid from `now` (timezone-aware) for `lifetime`."""
+        for digest, issued in list(self._open.items()):
+            if not self._live(issued, now):
+                del self._open[digest]
+        while len(self._open) >= self.max_sessions:
+            del self._open[next(iter(self._open))]  # issued first: the oldest
+        token = secrets.token_urlsafe(32)
+        self._open[_digest(token)] = now
+        return token
 
     def valid(self, token: str | None, now: datetime) -> bool:
-        """True if `token` was issued by these sessions and has not expired at `now`."""
-        if not token or token.count(".") != 2:
+        """True if `token` is a session of this process, not ended and not expired at `now`."""
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
             return False
-        body, _, mac = token.rpartition(".")
-        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+        digest = _digest(token)
+        issued = self._open.get(digest)
+        if issued is None:
             return False
-        issued_text = body.partition(".")[0]
-        if not issued_text.isdigit():
+        if not self._live(issued, now):
+            del self._open[digest]
             return False
-        age = timedelta(seconds=now.timestamp() - int(issued_text))
-        return -_CLOCK_SKEW <= age <= self.lifetime
+        return True
 
-    def _mac(self, body: str) -> str:
-        return hmac.new(self._signing, body.encode(), hashlib.sha256).hexdigest()
+    def end(self, token: str | None) -> None:
+        """Ends the session of `token`, if it is one: its cookie opens nothing any more."""
+        if token and len(token) <= _MAX_TOKEN_LENGTH:
+            self._open.pop(_digest(token), None)
+
+    def _live(self, issued: datetime, now: datetime) -> bool:
+        return -_CLOCK_SKEW <= now - issued <= self.lifetime
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", errors="replace")).digest()

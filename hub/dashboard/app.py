@@ -14,10 +14,16 @@ package, one stylesheet, no script):
   one diffuser in detail, with the number of offers in its feed and its latest entries.
 
 Guarantees: read-only (every page is a GET; the only POSTs are log in and log out); every page
-needs the operator's session (`hub.dashboard.access`), else it redirects to the login form; no
-page shows a private field or customer data (the templates are only given public values, see
-`hub.dashboard.fields`); blocking store calls run in worker threads, never on the event loop.
-Responses forbid framing, scripts and caching (Content-Security-Policy, Cache-Control).
+needs the operator's session (`hub.dashboard.access`), else it redirects to the login form (the
+check is declared once, on the router of the pages; only the login form and the stylesheet are
+outside it); a POST (or any other method but GET, HEAD, OPTIONS) from another site is refused 403
+(`hub.dashboard.origin`); after `LOGIN_FAILURES` wrong keys in a minute a client gets 429 with
+Retry-After and no key is tried (`hub.dashboard.throttle`), and a wrong key is answered the same
+whatever it was; logging out ends the session on the server. No page shows a private field or
+customer data (the templates are only given public values, see `hub.dashboard.fields`); every
+value is HTML-escaped by the templates (autoescape); blocking store calls run in worker threads,
+never on the event loop. Responses forbid framing, scripts and caching (Content-Security-Policy,
+Cache-Control).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
@@ -30,7 +36,7 @@ from typing import Annotated, Any, Final
 from urllib.parse import parse_qs, quote, urlencode
 
 import jinja2
-from fastapi import FastAPI, Path, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -42,7 +48,9 @@ from hub.core.registry import Registry
 from hub.dashboard.access import OperatorKey, Sessions
 from hub.dashboard.authority import Authority, describe, organisation_name, validity_text
 from hub.dashboard.fields import GroupLines, display_name, public_lines
+from hub.dashboard.origin import cross_origin_refusal
 from hub.dashboard.registry_source import RegistryReading, RegistrySource
+from hub.dashboard.throttle import LoginThrottle
 from hub.operations.status import HubStatus, StatusSources, gather_status
 from hub.store.port import RegionalStore, StoredOffer, StoredRejection, VersionEntry
 from hub.topics import OFFER_PARTITIONS
@@ -61,7 +69,8 @@ _SECURITY_HEADERS: Final = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": browsers would then send "Origin: null" with the dashboard's own forms.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -296,14 +305,17 @@ def create_dashboard(
     *,
     status_timeout: float = 5.0,
     clock: Callable[[], datetime] | None = None,
+    login_throttle: LoginThrottle | None = None,
 ) -> FastAPI:
     """The dashboard over `sources`, opened with `key` (see the module docstring).
 
     `status_timeout` bounds each Kafka call of the overview; `clock` gives the time sessions and
-    windows are measured against (default: the wall clock, in UTC).
+    windows are measured against (default: the wall clock, in UTC); `login_throttle` counts wrong
+    keys per client (default: `LoginThrottle()` on the monotonic clock).
     """
     now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
     sessions = Sessions(key)
+    throttle = login_throttle or LoginThrottle()
     templates = _templates()
     app = FastAPI(
         title="SITN Hub operators' dashboard",
@@ -316,6 +328,18 @@ def create_dashboard(
         StaticFiles(packages=[("hub.dashboard", "static")]),
         name="static",
     )
+
+    @app.middleware("http")
+    async def same_origin_only(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        refusal = cross_origin_refusal(request.method, request.headers, own)
+        if refusal is not None:
+            return Response(
+                f"Refused: {refusal}.\n", status.HTTP_403_FORBIDDEN, media_type="text/plain"
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(
@@ -337,9 +361,13 @@ def create_dashboard(
         query = urlencode({"next": target})
         return RedirectResponse(f"{base}/login?{query}", status.HTTP_303_SEE_OTHER)
 
-    def operator(request: Request) -> None:
+    async def operator(request: Request) -> None:
+        # Async: `sessions` lives on the event loop, a plain function would run in a thread.
         if not sessions.valid(request.cookies.get(SESSION_COOKIE), now()):
             raise _LoginRequired
+
+    # Every page but the login form needs the operator's session: declared here, once.
+    pages = APIRouter(dependencies=[Depends(operator)])
 
     async def page(
         request: Request,
@@ -374,6 +402,17 @@ def create_dashboard(
     @app.post("/login", response_class=HTMLResponse, name="login")
     async def login(request: Request) -> Response:
         base = base_of(request)
+        client = request.client.host if request.client else "-"
+        wait = throttle.wait(client)
+        if wait is not None:
+            context = {
+                "next": base + "/",
+                "error": f"Too many wrong keys from your address: try again in {wait} s.",
+                "logged_in": False,
+            }
+            refused = await page(request, "login.html", context, status_code=429)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         body = await request.body()
         if len(body) > _MAX_FORM_BYTES:
             return HTMLResponse("form too large", status.HTTP_413_CONTENT_TOO_LARGE)
@@ -381,6 +420,7 @@ def create_dashboard(
         given = (form.get("key") or [""])[0]
         target = _safe_next(base, (form.get("next") or [""])[0])
         if not sessions.key_matches(given):
+            throttle.failed(client)
             context = {
                 "next": target,
                 "error": "This is not the operator key. It is in SITN_OPERATOR_KEY, or in the "
@@ -388,6 +428,7 @@ def create_dashboard(
                 "logged_in": False,
             }
             return await page(request, "login.html", context, status_code=401)
+        throttle.succeeded(client)
         response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
         response.set_cookie(
             SESSION_COOKIE,
@@ -403,15 +444,15 @@ def create_dashboard(
     @app.post("/logout", name="logout")
     async def logout(request: Request) -> Response:
         base = base_of(request)
+        sessions.end(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse(f"{base}/login", status.HTTP_303_SEE_OTHER)
         response.delete_cookie(SESSION_COOKIE, path=base + "/", httponly=True, samesite="strict")
         return response
 
     # -------------------------------------------------------------- pages
 
-    @app.get("/", response_class=HTMLResponse, name="overview")
+    @pages.get("/", response_class=HTMLResponse, name="overview")
     async def overview(request: Request) -> HTMLResponse:
-        operator(request)
         reading = await sources.registry.reading()
         taken: HubStatus = await gather_status(
             sources.status, now=now(), kafka_timeout=status_timeout
@@ -433,13 +474,12 @@ def create_dashboard(
         }
         return await page(request, "overview.html", context, reading)
 
-    @app.get("/offers", response_class=HTMLResponse, name="offers")
+    @pages.get("/offers", response_class=HTMLResponse, name="offers")
     async def offers(
         request: Request,
         q: Annotated[str, Query(max_length=200)] = "",
         after: Annotated[str, Query(max_length=200)] = "",
     ) -> Response:
-        operator(request)
         wanted = q.strip()
         if wanted and not after:
             found = await asyncio.to_thread(sources.store.offer, wanted)
@@ -450,11 +490,10 @@ def create_dashboard(
         context = {"rows": rows, "q": wanted, "after": after, "more": more}
         return await page(request, "offers.html", context)
 
-    @app.get("/offers/{offer_id}", response_class=HTMLResponse, name="offer")
+    @pages.get("/offers/{offer_id}", response_class=HTMLResponse, name="offer")
     async def offer(
         request: Request, offer_id: Annotated[str, Path(max_length=200)]
     ) -> HTMLResponse:
-        operator(request)
         reading = await sources.registry.reading()
         data = await asyncio.to_thread(_offer_page, sources, reading.registry, offer_id)
         if data is None:
@@ -462,13 +501,12 @@ def create_dashboard(
             return await page(request, "not_found.html", context, reading, status_code=404)
         return await page(request, "offer.html", {"page": data}, reading)
 
-    @app.get("/rejections", response_class=HTMLResponse, name="rejections")
+    @pages.get("/rejections", response_class=HTMLResponse, name="rejections")
     async def rejections(
         request: Request,
         contributor: Annotated[str, Query(max_length=200)] = "",
         limit: Annotated[int, Query(ge=1, le=MAX_REJECTIONS)] = REJECTIONS_STEP,
     ) -> HTMLResponse:
-        operator(request)
         reading = await sources.registry.reading()
         chosen = contributor.strip() or None
         found: list[StoredRejection] = await asyncio.to_thread(
@@ -486,18 +524,16 @@ def create_dashboard(
         }
         return await page(request, "rejections.html", context, reading)
 
-    @app.get("/diffusers", response_class=HTMLResponse, name="diffusers")
+    @pages.get("/diffusers", response_class=HTMLResponse, name="diffusers")
     async def diffusers(request: Request) -> HTMLResponse:
-        operator(request)
         reading = await sources.registry.reading()
         rows = await asyncio.to_thread(_diffuser_rows, sources, reading.registry, now())
         return await page(request, "diffusers.html", {"rows": rows}, reading)
 
-    @app.get("/diffusers/{diffuser_id}", response_class=HTMLResponse, name="diffuser")
+    @pages.get("/diffusers/{diffuser_id}", response_class=HTMLResponse, name="diffuser")
     async def diffuser(
         request: Request, diffuser_id: Annotated[str, Path(max_length=200)]
     ) -> HTMLResponse:
-        operator(request)
         reading = await sources.registry.reading()
         rows = await asyncio.to_thread(_diffuser_rows, sources, reading.registry, now())
         row = next((r for r in rows if r.diffuser_id == diffuser_id), None)
@@ -513,4 +549,5 @@ def create_dashboard(
         detail = {"row": row, "in_feed": in_feed, "recent": recent}
         return await page(request, "diffuser.html", detail, reading)
 
+    app.include_router(pages)
     return app

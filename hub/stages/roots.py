@@ -139,13 +139,14 @@ async def run_scheduler(settings: Settings, stop: asyncio.Event, prefix: str) ->
 
 async def run_delivery(settings: Settings, stop: asyncio.Event, prefix: str) -> None:
     from consumers.feeds.sql import SqlFeedStore
-    from consumers.webhooks import SqlWebhookStore, WebhookDispatcher
+    from consumers.webhooks import Destinations, SqlWebhookStore, WebhookDispatcher
 
     feeds = SqlFeedStore(settings.database_url)
     hooks = SqlWebhookStore(settings.database_url)
     try:
         await asyncio.to_thread(feeds.migrate)
-        await WebhookDispatcher(hooks, feeds).run(stop)
+        destinations = Destinations.allowing(settings.webhook_allow)
+        await WebhookDispatcher(hooks, feeds, destinations=destinations).run(stop)
     finally:
         await asyncio.to_thread(hooks.close)
         await asyncio.to_thread(feeds.close)

@@ -132,6 +132,12 @@ def browse(base: str, offer_id: str, profile: Path, screenshots: tuple[Path, Pat
         driver.get(f"{base}/dashboard/")
         wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".tiles")))
         assert driver.save_screenshot(str(screenshots[1]))
+        # The browser's own form passes the origin check, and the session ends on the server.
+        driver.find_element(By.CSS_SELECTOR, "form[action$='/logout'] button").click()
+        wait.until(expected_conditions.presence_of_element_located((By.NAME, "key")))
+        driver.get(f"{base}/dashboard/")
+        wait.until(expected_conditions.presence_of_element_located((By.NAME, "key")))
+        assert "/dashboard/login" in driver.current_url
         return seen
 
 

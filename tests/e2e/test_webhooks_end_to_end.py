@@ -26,7 +26,7 @@ from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
 from hub.topics import OFFER_PARTITIONS, REGIONAL_CHANGES
 from hub.worker import Worker
-from tests.support.webhook_receiver import Receiver, eventually
+from tests.support.webhook_receiver import RECEIVER_ALLOW, Receiver, eventually
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ async def test_the_worker_notifies_a_diffusers_webhook_of_every_feed_entry_in_or
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "SITN_HOME": str(tmp_path),
             "SITN_DATABASE_URL": database_url,
+            # The receiver listens on the loopback, which the hub refuses unless allow-listed.
+            "SITN_WEBHOOK_ALLOW": RECEIVER_ALLOW,
         }
     )
     secret = new_key()

@@ -86,7 +86,8 @@ def test_sitn_api_serve_prints_where_the_dashboard_and_its_key_are(served: Serve
 
 def test_the_key_file_opens_the_dashboard_served_by_sitn_api_serve(served: Served) -> None:
     key = (served.home / "operator-key").read_text().strip()
-    with httpx2.Client(base_url=served.base) as client:
+    # A browser sends its page's origin with a form: the dashboard refuses a POST without it.
+    with httpx2.Client(base_url=served.base, headers={"Origin": served.base}) as client:
         refused = client.post("/dashboard/login", data={"key": "x" * 20})
         login = client.post("/dashboard/login", data={"key": key, "next": "/dashboard/offers"})
         offers = client.get("/dashboard/offers")

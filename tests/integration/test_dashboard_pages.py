@@ -40,6 +40,7 @@ from hub.dashboard import (
 from hub.dashboard.access import OPERATOR_KEY_VARIABLE, Sessions
 from hub.dashboard.app import SESSION_COOKIE
 from hub.dashboard.fields import _RENDERERS, public_lines
+from hub.dashboard.throttle import LOGIN_FAILURES, LoginThrottle
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry
 from hub.settings import Settings
@@ -184,16 +185,44 @@ def unanswering_bootstrap() -> str:
         return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
+class Clocks:
+    """The dashboard's clocks, moved by the tests: the wall clock and the monotonic one."""
+
+    def __init__(self) -> None:
+        self.wall = datetime.now(UTC)
+        self.ticks = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.wall += timedelta(seconds=seconds)
+        self.ticks += seconds
+
+
 @pytest.fixture
-def client(database: str) -> Iterator[TestClient]:
+def clocks() -> Clocks:
+    return Clocks()
+
+
+# What a browser sends with a form of the dashboard's own pages (TestClient's server).
+OWN_ORIGIN = "http://testserver"
+
+
+@pytest.fixture
+def client(database: str, clocks: Clocks) -> Iterator[TestClient]:
     store, feeds, hooks = SqlStore(database), SqlFeedStore(database), SqlWebhookStore(database)
     sources = DashboardSources(
         status=StatusSources(unanswering_bootstrap(), store, feeds, hooks),
         registry=FixedRegistry(load_normandy_registry()),
     )
-    dashboard = create_dashboard(sources, KEY, status_timeout=1.0)
+    dashboard = create_dashboard(
+        sources,
+        KEY,
+        status_timeout=1.0,
+        clock=lambda: clocks.wall,
+        login_throttle=LoginThrottle(clock=lambda: clocks.ticks),
+    )
+    app = create_app(feeds, store, dashboard=dashboard)
     try:
-        with TestClient(create_app(feeds, store, dashboard=dashboard)) as client:
+        with TestClient(app, headers={"Origin": OWN_ORIGIN}) as client:
             yield client
     finally:
         hooks.close()
@@ -275,21 +304,21 @@ def test_logging_in_never_sends_the_operator_to_another_site(
     assert response.headers["location"] == f"{BASE}/"
 
 
-def test_a_forged_an_expired_or_a_foreign_session_cookie_is_refused(client: TestClient) -> None:
-    now = datetime.now(UTC)
-    other_key = OperatorKey("another-operator-key-entirely-42", "tests")
-    forged = Sessions(KEY).issue(now).rpartition(".")[0] + "." + "0" * 64
-    for token in (
-        "1700000000.nonce.deadbeef",
-        forged,
-        Sessions(KEY).issue(now - timedelta(hours=13)),
-        Sessions(other_key).issue(now),
-    ):
+def test_a_forged_cookie_or_one_another_process_issued_opens_nothing(client: TestClient) -> None:
+    # Another dashboard process (the API before a restart) with the very same operator key.
+    elsewhere = Sessions(KEY).issue(datetime.now(UTC))
+    for token in ("1700000000.nonce.deadbeef", elsewhere, "x" * 5000, ""):
         client.cookies.set(SESSION_COOKIE, token)
         response = client.get(f"{BASE}/offers", follow_redirects=False)
         assert response.status_code == 303, token
-    client.cookies.set(SESSION_COOKIE, Sessions(KEY).issue(now))
-    assert client.get(f"{BASE}/offers", follow_redirects=False).status_code == 200
+
+
+def test_a_session_ends_after_twelve_hours(operator: TestClient, clocks: Clocks) -> None:
+    clocks.advance(12 * 3600 - 60)
+    assert operator.get(f"{BASE}/offers", follow_redirects=False).status_code == 200
+
+    clocks.advance(120)
+    assert operator.get(f"{BASE}/offers", follow_redirects=False).status_code == 303
 
 
 def test_logging_out_ends_the_session(operator: TestClient) -> None:
@@ -297,6 +326,132 @@ def test_logging_out_ends_the_session(operator: TestClient) -> None:
 
     assert response.status_code == 303
     assert operator.get(f"{BASE}/offers", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_kept_after_logging_out_opens_nothing_any_more(operator: TestClient) -> None:
+    kept = operator.cookies[SESSION_COOKIE]
+
+    operator.post(f"{BASE}/logout", follow_redirects=False)
+    operator.cookies.set(SESSION_COOKIE, kept)
+    response = operator.get(f"{BASE}/offers", follow_redirects=False)
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"{BASE}/login?next=")
+
+
+def test_logging_out_ends_only_that_session(client: TestClient) -> None:
+    sessions = []
+    for _ in range(2):
+        client.post(f"{BASE}/login", data={"key": KEY.value}, follow_redirects=False)
+        sessions.append(client.cookies[SESSION_COOKIE])
+        client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, sessions[0])
+    client.post(f"{BASE}/logout", follow_redirects=False)
+
+    client.cookies.set(SESSION_COOKIE, sessions[1])
+    assert client.get(f"{BASE}/offers", follow_redirects=False).status_code == 200
+
+
+# ------------------------------------------------------------------ wrong keys, other sites
+
+
+def test_twenty_wrong_keys_then_the_right_one_are_throttled_until_the_window_closes(
+    client: TestClient, clocks: Clocks
+) -> None:
+    answers = [
+        client.post(f"{BASE}/login", data={"key": f"wrong-key-number-{n:02d}-xxxxxx"})
+        for n in range(20)
+    ]
+    right = client.post(f"{BASE}/login", data={"key": KEY.value}, follow_redirects=False)
+
+    assert [a.status_code for a in answers] == [401] * LOGIN_FAILURES + [429] * (
+        20 - LOGIN_FAILURES
+    )
+    assert right.status_code == 429
+    assert SESSION_COOKIE not in right.headers.get("set-cookie", "")
+    assert 1 <= int(right.headers["retry-after"]) <= 60
+    assert "Too many wrong keys" in right.text
+    assert client.get(f"{BASE}/offers", follow_redirects=False).status_code == 303
+
+    clocks.advance(int(right.headers["retry-after"]))
+    again = client.post(f"{BASE}/login", data={"key": KEY.value}, follow_redirects=False)
+    assert again.status_code == 303
+    assert client.get(f"{BASE}/offers", follow_redirects=False).status_code == 200
+
+
+def test_a_wrong_key_close_to_the_right_one_is_answered_like_any_other(client: TestClient) -> None:
+    close = client.post(f"{BASE}/login", data={"key": KEY.value[:-1] + "X"})
+    far = client.post(f"{BASE}/login", data={"key": "z"})
+
+    assert (close.status_code, far.status_code) == (401, 401)
+    assert close.text == far.text
+
+
+def test_a_right_key_forgets_the_clients_earlier_typos(client: TestClient) -> None:
+    for _ in range(LOGIN_FAILURES - 1):
+        client.post(f"{BASE}/login", data={"key": "a-typo-of-the-operator"})
+    client.post(f"{BASE}/login", data={"key": KEY.value}, follow_redirects=False)
+    client.cookies.clear()
+
+    for _ in range(LOGIN_FAILURES - 1):
+        assert client.post(f"{BASE}/login", data={"key": "another-typo"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://testserver.evil.example"},
+        {"Origin": "", "Referer": "https://evil.example/page"},
+    ],
+)
+def test_a_login_posted_from_another_site_is_refused_and_opens_no_session(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    request = dict(headers)
+    if request.get("Origin") == "":
+        del client.headers["Origin"]
+        del request["Origin"]
+
+    response = client.post(
+        f"{BASE}/login", data={"key": KEY.value}, headers=request, follow_redirects=False
+    )
+
+    assert response.status_code == 403
+    assert "Refused: this POST" in response.text
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert client.get(f"{BASE}/offers", follow_redirects=False).status_code == 303
+
+
+def test_a_logout_posted_from_another_site_is_refused_and_the_session_goes_on(
+    operator: TestClient,
+) -> None:
+    response = operator.post(
+        f"{BASE}/logout", headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
+
+    assert response.status_code == 403
+    assert "Origin 'https://evil.example'" in response.text
+    assert operator.get(f"{BASE}/offers", follow_redirects=False).status_code == 200
+
+
+def test_a_post_without_origin_is_accepted_only_with_the_dashboards_own_referer(
+    client: TestClient,
+) -> None:
+    del client.headers["Origin"]
+
+    bare = client.post(f"{BASE}/login", data={"key": KEY.value}, follow_redirects=False)
+    referred = client.post(
+        f"{BASE}/login",
+        data={"key": KEY.value},
+        headers={"Referer": f"{OWN_ORIGIN}{BASE}/login"},
+        follow_redirects=False,
+    )
+
+    assert bare.status_code == 403
+    assert "add 'Origin: http://testserver'" in bare.text
+    assert referred.status_code == 303
 
 
 def test_the_login_page_and_stylesheet_need_no_session_and_pages_forbid_framing_and_scripts(
@@ -470,6 +625,25 @@ def test_a_diffusers_page_counts_the_offers_in_its_feed_and_shows_its_convention
     assert "sitn webhook redrive tourisme-fr" in page.text
     assert "s3cret-hook" not in page.text
     assert table_rows(page.text, "conventions")
+
+
+def test_a_receivers_hostile_answer_is_shown_as_escaped_text_on_the_diffusers_page(
+    operator: TestClient, database: str
+) -> None:
+    hostile = (
+        "HTTP 500: \x1b[31m<script>alert(1)</script>\x1b[0m\x00<img src=x onerror=y>" + "A" * 10_240
+    )
+    with SqlWebhookStore(database) as hooks:
+        hooks.record_failure("tourisme-fr", hostile, T0, park_after=1)
+
+    page = operator.get(f"{BASE}/diffusers/tourisme-fr")
+
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x00&lt;img src=x onerror=y&gt;AAA" in page.text
+    assert "<script" not in page.text
+    assert "<img" not in page.text
+    assert "\x1b" not in page.text
+    assert "A" * 500 not in page.text
 
 
 def test_an_unknown_diffuser_is_a_404_page(operator: TestClient) -> None:

@@ -153,3 +153,79 @@ def test_bad_input_is_refused_naming_it_and_nothing_is_stored(
     with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
         hooks.migrate()
         assert hooks.webhooks() == []
+
+
+# ------------------------------------------------------------------ receivers the hub may not reach
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "the host 169.254.169.254 is a link-local"),
+        ("http://[::1]:8080/hooks", "the host ::1 is a loopback address"),
+        ("http://127.0.0.1:8080/hooks", "the host 127.0.0.1 is a loopback address"),
+        ("http://localhost:8080/hooks", "the host localhost resolves to "),
+        ("https://10.0.0.5/hooks", "the host 10.0.0.5 is a private network address"),
+        ("http://192.168.1.1/", "the host 192.168.1.1 is a private network address"),
+    ],
+)
+def test_a_receiver_on_this_machine_or_a_private_network_is_refused_and_nothing_changes(
+    env: dict[str, str], url: str, says: str
+) -> None:
+    secret = set_webhook(env, "--diffuser", DIFFUSER, "--url", URL)
+
+    result = sitn(env, "set", "--diffuser", DIFFUSER, "--url", url)
+
+    assert result.exit_code == 2
+    assert f"webhook URL {url!r} of diffuser {DIFFUSER!r} refused: {says}" in result.output
+    assert "to SITN_WEBHOOK_ALLOW" in result.output
+    assert result.stdout == ""
+    with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
+        hook = hooks.webhook(DIFFUSER)
+    assert hook is not None
+    assert (hook.url, hook.secret) == (URL, secret)
+
+
+def test_an_allow_listed_receiver_on_this_machine_is_accepted(env: dict[str, str]) -> None:
+    allowing = {**env, "SITN_WEBHOOK_ALLOW": "127.0.0.1, ::1"}
+
+    set_webhook(allowing, "--diffuser", DIFFUSER, "--url", "http://127.0.0.1:8080/hooks")
+    set_webhook(allowing, "--diffuser", OTHER_DIFFUSER, "--url", "http://[::1]:8080/hooks")
+
+    with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
+        assert {hook.diffuser_id: hook.url for hook in hooks.webhooks()} == {
+            DIFFUSER: "http://127.0.0.1:8080/hooks",
+            OTHER_DIFFUSER: "http://[::1]:8080/hooks",
+        }
+
+
+def test_a_name_that_does_not_resolve_yet_is_accepted_with_a_warning(env: dict[str, str]) -> None:
+    result = sitn(env, "set", "--diffuser", DIFFUSER, "--url", URL)
+
+    assert result.exit_code == 0, result.output
+    assert "warning: the host recv.tourisme.example of webhook URL" in result.stderr
+    assert "every delivery checks its address" in result.stderr
+
+
+def test_an_unusable_allow_list_is_refused_naming_the_entry(env: dict[str, str]) -> None:
+    bad = {**env, "SITN_WEBHOOK_ALLOW": "127.0.0.1, not a host"}
+
+    result = sitn(bad, "set", "--diffuser", DIFFUSER, "--url", URL)
+
+    assert result.exit_code == 2
+    assert "SITN_WEBHOOK_ALLOW: 'not a host' is neither an address" in result.output
+
+
+def test_list_shows_a_receivers_hostile_answer_as_one_clean_line(env: dict[str, str]) -> None:
+    set_webhook(env, "--diffuser", DIFFUSER, "--url", URL)
+    with SqlWebhookStore(env["SITN_DATABASE_URL"]) as hooks:
+        hooks.record_failure(
+            DIFFUSER, "HTTP 500: \x1b[2J\x1b[31mred\x1b[0m\x00\r\nforged line", datetime.now(UTC), 8
+        )
+
+    result = sitn(env, "list")
+
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    assert "\x00" not in result.stdout
+    assert "HTTP 500: red\\x00 forged line" in result.stdout

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -26,6 +27,7 @@ from sqlalchemy import text
 from consumers.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore
 from consumers.feeds.cursor import START, FeedCursor
 from consumers.webhooks import (
+    Destinations,
     RetryPolicy,
     SqlWebhookStore,
     WebhookDispatcher,
@@ -34,8 +36,11 @@ from consumers.webhooks import (
     sign,
     verify,
 )
+from consumers.webhooks.destinations import Address
 from consumers.webhooks.dispatcher import notification
 from consumers.webhooks.port import Webhook
+from consumers.webhooks.replies import REPLY_EXCERPT_CHARS
+from hub.settings import parse_webhook_allow
 from hub.store import downgrade, upgrade
 from hub.store.schema import TABLES
 from hub.topics import offer_partition
@@ -54,6 +59,7 @@ from tests.support.webhook_receiver import (
     StartReceiver,
     dispatching,
     eventually,
+    local_receivers,
 )
 
 SECRET = "webhook-secret-of-tourisme-fr"
@@ -357,8 +363,10 @@ def test_a_notification_says_where_to_fetch_the_offer_and_never_carries_its_view
 async def receivers() -> AsyncIterator[StartReceiver]:
     started: list[Receiver] = []
 
-    async def start(secret: str, answer: Callable[[int], int] = lambda _: 200) -> Receiver:
-        receiver = Receiver(secret, answer)
+    async def start(
+        secret: str, answer: Callable[[int], int] = lambda _: 200, reply: bytes | None = None
+    ) -> Receiver:
+        receiver = Receiver(secret, answer, reply)
         await receiver.start()
         started.append(receiver)
         return receiver
@@ -371,9 +379,20 @@ async def receivers() -> AsyncIterator[StartReceiver]:
 
 
 def dispatcher_of(
-    hooks: SqlWebhookStore, feeds: FeedStore, policy: RetryPolicy = FAST
+    hooks: SqlWebhookStore,
+    feeds: FeedStore,
+    policy: RetryPolicy = FAST,
+    destinations: Destinations | None = None,
 ) -> WebhookDispatcher:
-    return WebhookDispatcher(hooks, feeds, policy=policy, poll_seconds=0.02, batch=3)
+    # The receivers listen on the loopback, which the hub refuses unless allow-listed.
+    return WebhookDispatcher(
+        hooks,
+        feeds,
+        policy=policy,
+        poll_seconds=0.02,
+        batch=3,
+        destinations=destinations or local_receivers(),
+    )
 
 
 # The test feeds' offers share one partition, so their entries are numbered 1, 2, 3, ... in order.
@@ -570,6 +589,36 @@ async def test_any_answer_but_a_2xx_is_a_failure_recorded_with_the_delivery(
     assert hook.last_error.startswith(f"delivery {DIFFUSER}:{FEED_PARTITION}:1: {error}")
 
 
+HOSTILE_REPLY = (
+    b"\x1b[2J\x1b[1;31mPWNED\x1b[0m\x1b]0;owned\x07 nul\x00 <b onmouseover=x>bold</b> "
+    + b"A" * 10_240
+)
+
+
+async def test_a_hostile_answer_leaves_one_short_clean_line_in_the_last_error(
+    receivers: StartReceiver, sqlite_hooks: SqlWebhookStore
+) -> None:
+    receiver = await receivers(SECRET, lambda _: 500, HOSTILE_REPLY)
+    feeds = InMemoryFeedStore()
+    append(feeds, a_feed_with_interleaved_offers())
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url, SECRET, fed(0))
+    policy = RetryPolicy(base_seconds=0.01, park_after=1)
+
+    async with dispatching(dispatcher_of(sqlite_hooks, feeds, policy)):
+        await eventually(cursor_is(sqlite_hooks, DIFFUSER, "parked", 0), "the webhook parked")
+
+    error = (await stored(sqlite_hooks, DIFFUSER)).last_error
+    assert error is not None
+    prefix = f"delivery {DIFFUSER}:{FEED_PARTITION}:1: HTTP 500 Internal Server Error: "
+    assert error.startswith(prefix)
+    kept = error.removeprefix(prefix)
+    assert kept.startswith("PWNED nul\\x00 <b onmouseover=x>bold</b> AAAA")
+    assert kept.endswith("A…")
+    assert len(kept) == REPLY_EXCERPT_CHARS
+    assert error.isprintable()
+    assert "owned" not in error
+
+
 async def test_a_receiver_that_does_not_answer_in_time_or_at_all_is_a_failure(
     receivers: StartReceiver, sqlite_hooks: SqlWebhookStore
 ) -> None:
@@ -698,3 +747,76 @@ async def test_a_new_url_and_secret_take_effect_and_a_removed_webhook_stops(
 
     assert (first.acknowledged, second.acknowledged) == ([1, 2], [3, 4, 5])
     assert all(r.signed_by_secret for r in [*first.requests, *second.requests])
+
+
+# ---------------------------------------------------------------- receivers the hub may not reach
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_receiver_on_the_loopback_gets_nothing_unless_allow_listed_and_the_error_says_why(
+    receivers: StartReceiver, sqlite_hooks: SqlWebhookStore, host: str
+) -> None:
+    receiver = await receivers(SECRET)
+    feeds = InMemoryFeedStore()
+    append(feeds, a_feed_with_interleaved_offers())
+    # The store checks only the URL's form: this is what a webhook set before the check, or
+    # whose name changed since, looks like.
+    sqlite_hooks.set_webhook(DIFFUSER, receiver.url.replace("127.0.0.1", host), SECRET, fed(0))
+    strict = Destinations()
+
+    async with dispatching(dispatcher_of(sqlite_hooks, feeds, FAST, strict)):
+        await eventually(cursor_is(sqlite_hooks, DIFFUSER, "parked", 0), "the webhook parked")
+
+    error = (await stored(sqlite_hooks, DIFFUSER)).last_error
+    assert receiver.arrived == 0
+    assert error is not None
+    assert error.startswith(f"delivery {DIFFUSER}:{FEED_PARTITION}:1: not sent: the host {host} ")
+    assert "a loopback address" in error
+    assert "SITN_WEBHOOK_ALLOW" in error
+
+
+def resolving(name: str, address: str, allow: str = "") -> Destinations:
+    """Destinations where `name` resolves to `address`: the system resolver knows no test name."""
+
+    def lookup(host: str, _port: int) -> list[Address]:
+        assert host == name
+        return [ipaddress.ip_address(address)]
+
+    return Destinations.allowing(parse_webhook_allow(allow), lookup)
+
+
+async def test_a_name_that_resolves_to_a_private_address_when_delivering_is_not_sent_to(
+    sqlite_hooks: SqlWebhookStore,
+) -> None:
+    feeds = InMemoryFeedStore()
+    append(feeds, a_feed_with_interleaved_offers())
+    sqlite_hooks.set_webhook(DIFFUSER, "http://hooks.tourisme.test/sitn", SECRET, fed(0))
+    rebound = resolving("hooks.tourisme.test", "10.0.0.7")
+
+    async with dispatching(dispatcher_of(sqlite_hooks, feeds, FAST, rebound)):
+        await eventually(cursor_is(sqlite_hooks, DIFFUSER, "parked", 0), "the webhook parked")
+
+    error = (await stored(sqlite_hooks, DIFFUSER)).last_error
+    assert error is not None
+    assert "not sent: the host hooks.tourisme.test resolves to 10.0.0.7, a private" in error
+
+
+async def test_a_delivery_connects_to_the_very_address_that_was_checked(
+    receivers: StartReceiver, sqlite_hooks: SqlWebhookStore
+) -> None:
+    receiver = await receivers(SECRET)
+    feeds = InMemoryFeedStore()
+    rows = a_feed_with_interleaved_offers()
+    append(feeds, rows)
+    url = receiver.url.replace("127.0.0.1", "receiver.sitn.test")
+    sqlite_hooks.set_webhook(DIFFUSER, url, SECRET, fed(0))
+    # Only the checked lookup knows this name: the notifications can arrive only if the client
+    # connects to the address it gave, instead of resolving the name again by itself.
+    checked = resolving("receiver.sitn.test", "127.0.0.1", allow="127.0.0.1")
+
+    async with dispatching(dispatcher_of(sqlite_hooks, feeds, FAST, checked)):
+        await eventually(
+            cursor_is(sqlite_hooks, DIFFUSER, "active", len(rows)), "the cursor at the head"
+        )
+
+    assert receiver.acknowledged == list(range(1, len(rows) + 1))

@@ -3,8 +3,11 @@
 `Receiver` answers each request with the status its `answer` gives (200 by default), can hold
 requests until an event is set, and records what it got: delivery id, timestamp, signature,
 body, the status it answered, and whether the signature verifies with its secret (checked with
-`consumers.webhooks.verify` against its own clock, as a real receiver does). `eventually` waits for
-a condition; its guard only turns a hang into a failure, it asserts nothing about speed.
+`consumers.webhooks.verify` against its own clock, as a real receiver does); `reply` sets the
+body it answers with. The hub refuses to send webhooks to the loopback unless allow-listed, so
+a dispatcher that delivers to a `Receiver` is given `local_receivers()` (or a worker the setting
+`RECEIVER_ALLOW` as SITN_WEBHOOK_ALLOW). `eventually` waits for a condition; its guard only turns
+a hang into a failure, it asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -23,12 +26,22 @@ from consumers.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    Destinations,
     WebhookDispatcher,
     verify,
 )
+from hub.settings import parse_webhook_allow
 
 # Bounds a wait for something that must happen; it only turns a hang into a failure.
 GUARD_SECONDS = 30.0
+
+# SITN_WEBHOOK_ALLOW for a hub whose tests' receivers listen on the loopback.
+RECEIVER_ALLOW = "127.0.0.1"
+
+
+def local_receivers() -> Destinations:
+    """The receivers a dispatcher may reach in tests: public ones and this machine's loopback."""
+    return Destinations.allowing(parse_webhook_allow(RECEIVER_ALLOW))
 
 
 @dataclass(frozen=True)
@@ -56,13 +69,20 @@ class Request:
 class Receiver:
     """A real HTTP server on 127.0.0.1 and a free port, answering as `answer` says.
 
-    `answer(n)` gives the status of the n-th request (1, 2, ...); `hold`, while set to an
-    unset event, keeps every request waiting for it before answering.
+    `answer(n)` gives the status of the n-th request (1, 2, ...), `reply` the body (default:
+    "answer <status>"); `hold`, while set to an unset event, keeps every request waiting for it
+    before answering.
     """
 
-    def __init__(self, secret: str, answer: Callable[[int], int] = lambda _: 200) -> None:
+    def __init__(
+        self,
+        secret: str,
+        answer: Callable[[int], int] = lambda _: 200,
+        reply: bytes | None = None,
+    ) -> None:
         self.secret = secret
         self.answer = answer
+        self.reply = reply
         self.hold: asyncio.Event | None = None
         self.arrived = 0
         self.requests: list[Request] = []
@@ -105,7 +125,8 @@ class Receiver:
             )
         )
         headers = {"Location": "/elsewhere"} if 300 <= status < 400 else None
-        return web.Response(status=status, text=f"answer {status}", headers=headers)
+        body = self.reply if self.reply is not None else f"answer {status}".encode()
+        return web.Response(status=status, body=body, headers=headers)
 
     @property
     def acknowledged(self) -> list[int]:

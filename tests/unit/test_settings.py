@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,25 @@ def test_an_installed_hub_without_sitn_home_keeps_its_state_in_a_per_user_folder
 def test_sitn_home_wins_and_says_so(tmp_path: Path) -> None:
     settings = Settings.from_env({"SITN_HOME": str(tmp_path)})
     assert (settings.home, settings.home_origin) == (tmp_path, "SITN_HOME")
+
+
+def test_the_webhook_allow_list_holds_addresses_networks_and_host_names() -> None:
+    settings = Settings.from_env(
+        {"SITN_WEBHOOK_ALLOW": " 127.0.0.1, 10.20.0.0/16 ,[::1],, Hooks.Intranet.Example. "}
+    )
+
+    assert settings.webhook_allow == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("10.20.0.0/16"),
+        ipaddress.ip_network("::1/128"),
+        "hooks.intranet.example",
+    )
+    assert Settings.from_env({}).webhook_allow == ()
+
+
+@pytest.mark.parametrize(
+    "entry", ["not a host", "10.0.0.0/33", "http://x.example/", "-bad-.example"]
+)
+def test_an_unusable_webhook_allow_list_entry_is_refused_naming_it(entry: str) -> None:
+    with pytest.raises(SettingsError, match=f"SITN_WEBHOOK_ALLOW: {re.escape(repr(entry))}"):
+        Settings.from_env({"SITN_WEBHOOK_ALLOW": f"127.0.0.1,{entry}"})
