@@ -1,7 +1,8 @@
 """Who is calling: the API key of a request, checked against the feed store's hashed keys.
 
 A key comes in the `X-API-Key` header or as `Authorization: Bearer KEY` (the first wins if both
-are sent). No key, or one the store does not know, is 401; a key that belongs to someone else
+are sent). No key, one the store does not know, or one that was revoked (`sitn api key revoke`
+or `rotate`) is 401, the last saying so; a key that belongs to someone else
 than the feed or rejections asked for is 403 (`require`). Keys are compared only as
 `consumers.feeds.keys.hash_key` digests: the store holds nothing else.
 """
@@ -49,15 +50,21 @@ def authenticator(feeds: FeedStore) -> Callable[..., KeyOwner]:
                 "(or as Authorization: Bearer KEY)",
                 headers=_CHALLENGE,
             )
-        owner = feeds.owner_of(hash_key(key))
-        if owner is None:
+        stored = feeds.key(hash_key(key))
+        if stored is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "this API key is not known (mistyped, or revoked); ask the SITN operators "
-                "for a key",
+                "this API key is not known (mistyped?); ask the SITN operators for a key",
                 headers=_CHALLENGE,
             )
-        return owner
+        if not stored.in_force:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                f"this API key (id {stored.key_id}) was revoked; ask the SITN operators for a "
+                "new one",
+                headers=_CHALLENGE,
+            )
+        return stored.owner
 
     return caller
 

@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -127,7 +128,7 @@ def demo_key(config: Settings, feeds: SqlFeedStore) -> str:
         if owner is not None and owner.owner_id == DEMO_DIFFUSER:
             return key
     key = new_key()
-    feeds.set_key("diffuser", DEMO_DIFFUSER, hash_key(key))
+    feeds.set_key("diffuser", DEMO_DIFFUSER, hash_key(key), at=datetime.now(UTC))
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key

@@ -23,7 +23,7 @@ from consumers.api.jsonld import TYPES, offer_document, offer_node
 from consumers.api.jsonld_schema import LdChangesPage, LdOfferDocument
 from consumers.api.media import wants_jsonld
 from consumers.api.models import ChangesPage, FeedChange, OfferView, RejectionsPage
-from consumers.feeds import FeedEntry, InMemoryFeedStore, hash_key
+from consumers.feeds import FeedEntry, InMemoryFeedStore, hash_key, key_id
 from hub.core.contribution import CustomerChannel, CustomerRecord
 from hub.core.diffusion import DiffusionReason
 from hub.core.offer import (
@@ -149,7 +149,7 @@ def feeds() -> InMemoryFeedStore:
         ("contributor", CONTRIBUTOR, CONTRIBUTOR_KEY),
         ("contributor", "ot-bayeux", OTHER_CONTRIBUTOR_KEY),
     ):
-        feeds.set_key(kind, owner, hash_key(key))  # type: ignore[arg-type]
+        feeds.set_key(kind, owner, hash_key(key), at=T0)  # type: ignore[arg-type]
     return feeds
 
 
@@ -378,6 +378,46 @@ def test_a_contributors_rejections_need_its_own_key(client: TestClient, key: str
     assert f"the rejections of {CONTRIBUTOR!r}" in response.json()["detail"]
 
 
+def test_a_revoked_key_is_401_saying_so_and_every_other_key_still_works(
+    client: TestClient, feeds: InMemoryFeedStore
+) -> None:
+    feeds.revoke_key(key_id(hash_key(DIFFUSER_KEY)), at=T0)
+
+    refused = client.get(f"{FEED}/changes", headers=as_diffuser())
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == (
+        f"this API key (id {key_id(hash_key(DIFFUSER_KEY))}) was revoked; ask the SITN "
+        "operators for a new one"
+    )
+    assert DIFFUSER_KEY not in refused.text
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    others = [
+        (f"/v1/feeds/{OTHER_DIFFUSER}/changes", OTHER_KEY),
+        (f"/v1/feeds/{BIG_DIFFUSER}/changes", BIG_KEY),
+        (REJECTIONS, CONTRIBUTOR_KEY),
+    ]
+    assert [client.get(url, headers=as_diffuser(key)).status_code for url, key in others] == [
+        200,
+        200,
+        200,
+    ]
+
+
+def test_a_key_replaced_by_a_rotation_stops_working_at_once(
+    client: TestClient, feeds: InMemoryFeedStore
+) -> None:
+    before = client.get(f"{FEED}/changes", headers=as_diffuser())
+    feeds.set_key("diffuser", DIFFUSER, hash_key("the-new-key"), at=T0, replace=True)
+
+    old = client.get(f"{FEED}/changes", headers=as_diffuser())
+    new = client.get(f"{FEED}/changes", headers=as_diffuser("the-new-key"))
+
+    assert (before.status_code, old.status_code, new.status_code) == (200, 401, 200)
+    assert "was revoked" in old.json()["detail"]
+    assert new.json() == before.json()
+
+
 # ---------------------------------------------------------------- one offer
 
 
@@ -597,7 +637,7 @@ def test_json_ld_snapshot_lines_point_to_the_served_context(client: TestClient) 
 def test_an_empty_feed_has_an_empty_snapshot_at_cursor_0(
     feeds: InMemoryFeedStore, store: InMemoryStore
 ) -> None:
-    feeds.set_key("diffuser", "resa-campings", hash_key("k-resa"))
+    feeds.set_key("diffuser", "resa-campings", hash_key("k-resa"), at=T0)
     with TestClient(create_app(feeds, store)) as client:
         response = client.get("/v1/feeds/resa-campings/snapshot", headers=as_diffuser("k-resa"))
 

@@ -43,8 +43,8 @@ def api_schema() -> OpenApiSchema:
         ],
         {},
     )
-    feeds.set_key("diffuser", DIFFUSER, hash_key(KEYS["diffuser"]))
-    feeds.set_key("contributor", CONTRIBUTOR, hash_key(KEYS["contributor"]))
+    feeds.set_key("diffuser", DIFFUSER, hash_key(KEYS["diffuser"]), at=T0)
+    feeds.set_key("contributor", CONTRIBUTOR, hash_key(KEYS["contributor"]), at=T0)
     store = InMemoryStore()
     store.record_rejections(
         [
