@@ -26,6 +26,7 @@ from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry, load_registry_file
+from hub.registry.source import FixedRegistry, RegistrySource, TopicRegistry
 from hub.store.sql import SqlStore
 
 app = typer.Typer(help="The HTTP feed API for diffusers and contributors.", no_args_is_help=True)
@@ -37,11 +38,35 @@ app.add_typer(key_app, name="key")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
+    registry_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--registry",
+            help="Check keys' owners against this registry file (TOML) instead of the registry "
+            "on sitn.registry; read once, at start.",
+        ),
+    ] = None,
+    public_docs: Annotated[
+        bool,
+        typer.Option(
+            "--public-docs",
+            help="Serve /docs and /openapi.json without a key (as SITN_API_PUBLIC_DOCS=1).",
+        ),
+    ] = False,
+    public_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--public-metrics", help="Serve /metrics without a key (as SITN_API_PUBLIC_METRICS=1)."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the feed API (OpenAPI document at /openapi.json, docs at /docs) until Ctrl-C.
+    """Serve the feed API until Ctrl-C: feeds and rejections for their keys' holders.
 
-    Also serves the operators' dashboard at /dashboard/ (key: SITN_OPERATOR_KEY, else the file
-    SITN_HOME/operator-key) and Prometheus metrics at /metrics.
+    Also serves the operators' dashboard at /dashboard/, Prometheus metrics at /metrics and the
+    OpenAPI document at /openapi.json (docs at /docs); those two need the operator key
+    (SITN_OPERATOR_KEY, else the file SITN_HOME/operator-key) as X-API-Key, bearer token or
+    Basic password, unless opened with the flags. A key opens nothing once its owner is no
+    longer in the registry on sitn.registry (or in the --registry file).
     """
     # The web stack is imported here, not with the CLI: every other command starts without it.
     import uvicorn
@@ -63,12 +88,35 @@ def serve(
         except OperatorKeyError as error:
             fail(str(error), code=2)
         err.print(how_to_open(f"http://{host}:{port}", key))
-        api = create_app(feeds, store, metrics=status, dashboard=dashboard)
+        api = create_app(
+            feeds,
+            store,
+            registry=_registry_source(config.bootstrap_servers, registry_file),
+            operator_key=key,
+            public_docs=public_docs or config.api_public_docs,
+            public_metrics=public_metrics or config.api_public_metrics,
+            max_body=config.api_max_body,
+            metrics=status,
+            dashboard=dashboard,
+        )
         uvicorn.run(api, host=host, port=port, log_level="info")
     finally:
         hooks.close()
         feeds.close()
         store.close()
+
+
+def _registry_source(bootstrap: str, registry_file: Path | None) -> RegistrySource:
+    if registry_file is None:
+        return TopicRegistry(bootstrap)
+    parsed = load_registry_file(registry_file)
+    if isinstance(parsed, tuple):
+        fail(
+            f"{registry_file} has {len(parsed)} problem(s); "
+            f"`sitn registry check {registry_file}` lists them",
+            code=2,
+        )
+    return FixedRegistry(parsed)
 
 
 def _known(registry: Registry, kind: OwnerKind, owner_id: str, source: str) -> None:

@@ -17,12 +17,14 @@ import httpx2
 import pytest
 from typer.testing import CliRunner, Result
 
+import hub.registry
 from consumers.feeds import KeyOwner, SqlFeedStore, hash_key, key_id
 from hub.cli import app
 from tests.conftest import free_port
 from tests.support.diffusion_changes import upsert
 
 START_TIMEOUT_SECONDS = 60
+NORMANDY = Path(hub.registry.__file__).parent / "normandy.toml"
 
 
 @pytest.fixture
@@ -202,6 +204,8 @@ def served(env: dict[str, str]) -> Iterator[str]:
             "serve",
             "--port",
             str(port),
+            "--registry",  # the shipped registry: no broker to read sitn.registry from here
+            str(NORMANDY),
         ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
@@ -212,7 +216,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                if httpx2.get(f"{base}/openapi.json").status_code == 200:
+                if httpx2.get(f"{base}/v1/context.jsonld").status_code == 200:
                     break
             except httpx2.TransportError:
                 pass
@@ -239,3 +243,16 @@ def test_sitn_api_serve_serves_a_feed_to_its_diffuser(env: dict[str, str], serve
     assert response.status_code == 200
     assert [c["offer_id"] for c in response.json()["changes"]] == ["HOT-1"]
     assert refused.status_code == 403
+
+
+def test_sitn_api_serve_keeps_its_docs_and_metrics_for_the_operators(
+    env: dict[str, str], served: str, tmp_path: Path
+) -> None:
+    operator = (tmp_path / "operator-key").read_text().strip()
+
+    anonymous = [httpx2.get(f"{served}{path}").status_code for path in ("/docs", "/metrics")]
+    opened = httpx2.get(f"{served}/openapi.json", headers={"X-API-Key": operator})
+
+    assert anonymous == [401, 401]
+    assert opened.status_code == 200
+    assert "/v1/feeds/{diffuser}/changes" in opened.json()["paths"]

@@ -193,7 +193,10 @@ def client(database: str) -> Iterator[TestClient]:
     )
     dashboard = create_dashboard(sources, KEY, status_timeout=1.0)
     try:
-        with TestClient(create_app(feeds, store, dashboard=dashboard)) as client:
+        api = create_app(
+            feeds, store, registry=sources.registry, operator_key=KEY, dashboard=dashboard
+        )
+        with TestClient(api) as client:
             yield client
     finally:
         hooks.close()
@@ -316,7 +319,7 @@ def test_the_login_page_and_stylesheet_need_no_session_and_pages_forbid_framing_
 
 
 def test_the_dashboard_is_not_part_of_the_feed_apis_openapi_document(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json", headers={"X-API-Key": KEY.value}).json()["paths"]
 
     assert not [path for path in paths if path.startswith(BASE)]
 
