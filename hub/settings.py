@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final, TypeAlias
 
 DEFAULT_KAFKA_PORT = 9092
+DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_CONTROLLER_PORT = 9093
 
 # Every variable the hub reads, with what it means; `sitn --help` and the README list them too.
@@ -32,10 +33,15 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_COLLECTION_DEADLINE": "seconds a contribution to an offer not created yet waits for "
     "the creation before it is refused offer.unknown (default 604800: 7 days)",
     "SITN_LOG_LEVEL": "level of the stages' logs: DEBUG, INFO (default), WARNING or ERROR",
-    "SITN_OPERATOR_KEY": "key operators enter to open the dashboard (default: one kept in "
-    "SITN_HOME/operator-key)",
     "SITN_WEBHOOK_ALLOW": "comma-separated addresses, networks (CIDR) or host names webhooks may "
     "reach although they are loopback, link-local, private or the hub's own (default: none)",
+    "SITN_OPERATOR_KEY": "key operators enter to open the dashboard, and send to read the API's "
+    "/docs, /openapi.json and /metrics (default: one kept in SITN_HOME/operator-key)",
+    "SITN_API_PUBLIC_DOCS": "1: the API's /docs and /openapi.json need no key (default 0: the "
+    "operator key)",
+    "SITN_API_PUBLIC_METRICS": "1: the API's /metrics needs no key (default 0: the operator key)",
+    "SITN_API_MAX_BODY": f"largest request body the API reads, in bytes (default "
+    f"{DEFAULT_MAX_BODY}); a larger one is refused 413",
 }
 
 WEBHOOK_ALLOW_VARIABLE: Final = "SITN_WEBHOOK_ALLOW"
@@ -139,6 +145,27 @@ def parse_webhook_allow(raw: str) -> tuple[AllowEntry, ...]:
     return tuple(entries)
 
 
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "")
+    if raw in ("", "0"):
+        return False
+    if raw == "1":
+        return True
+    raise SettingsError(f"{name}={raw!r} is neither 0 nor 1; use 1 to turn it on, 0 (or unset) off")
+
+
+def _max_body(environ: Mapping[str, str]) -> int:
+    raw = environ.get("SITN_API_MAX_BODY")
+    if raw is None or raw == "":
+        return DEFAULT_MAX_BODY
+    if not raw.isdigit() or not 1 <= int(raw) <= 1 << 30:
+        raise SettingsError(
+            f"SITN_API_MAX_BODY={raw!r} is not a number of bytes between 1 and 1073741824; use "
+            f"for instance {DEFAULT_MAX_BODY} (1 MiB)"
+        )
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the hub finds Kafka and its store, and where it keeps local state."""
@@ -160,6 +187,9 @@ class Settings:
     # Receivers webhooks may reach although their address is not a public one
     # (`consumers.webhooks.destinations`).
     webhook_allow: tuple[AllowEntry, ...] = ()
+    api_public_docs: bool = False
+    api_public_metrics: bool = False
+    api_max_body: int = DEFAULT_MAX_BODY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -186,6 +216,9 @@ class Settings:
             collection_deadline_ms=_deadline_ms(env),
             batch_ms=_batch_ms(env),
             webhook_allow=parse_webhook_allow(env.get(WEBHOOK_ALLOW_VARIABLE, "")),
+            api_public_docs=_flag(env, "SITN_API_PUBLIC_DOCS"),
+            api_public_metrics=_flag(env, "SITN_API_PUBLIC_METRICS"),
+            api_max_body=_max_body(env),
         )
 
     @property

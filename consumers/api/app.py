@@ -1,7 +1,8 @@
 """The HTTP feed API (FastAPI): diffusers read their feeds, contributors their rejections.
 
-`create_app(feeds, store)` builds the application around a feed store and the regional store;
-nothing is built at import time. Endpoints (all behind an API key, see `consumers.api.auth`):
+`create_app(feeds, store, registry=...)` builds the application around a feed store, the regional
+store and the registry in force; nothing is built at import time. Endpoints (the feeds' and the
+rejections' behind an API key, checked once per router, see `consumers.api.auth`):
 
 - ``GET /v1/feeds/{diffuser}/changes?after=CURSOR&limit=N``: the feed from a cursor, oldest first,
   upserts and removals (tombstones); resumable with `next_cursor`;
@@ -10,32 +11,38 @@ nothing is built at import time. Endpoints (all behind an API key, see `consumer
 - ``GET /v1/feeds/{diffuser}/snapshot``: every offer currently in the feed, streamed as JSON lines;
   the `X-Feed-Cursor` header is where to follow the changes from afterwards;
 - ``GET /v1/contributors/{org}/rejections?after=CURSOR&limit=N``: a contributor's rejections;
-- ``GET /metrics`` (with `metrics` sources, no key): Prometheus metrics, `hub.operations.metrics`.
+- ``GET /v1/context.jsonld``: the JSON-LD context (no key: JSON-LD processors fetch it);
+- ``GET /openapi.json`` and ``GET /docs`` (Swagger UI): the operator key, unless `public_docs`;
+- ``GET /metrics`` (with `metrics` sources): Prometheus metrics, `hub.operations.metrics`; the
+  operator key, unless `public_metrics`.
 
 With `dashboard`, the operators' dashboard (`hub.dashboard`) is mounted under ``/dashboard``
-(its own login; not part of the OpenAPI document).
+(its own login; not part of the OpenAPI document). Every request's body, on every path, is
+limited to `max_body` bytes (`consumers.api.body_limit`: 413 beyond).
 
 Feeds answer native JSON or JSON-LD (`consumers.api.media`). `limit` is 1..1000 (default 100); a
-malformed parameter is 422. The OpenAPI document is at ``/openapi.json``, with every body typed
+malformed parameter is 422. Every body of the OpenAPI document is typed
 (`consumers.api.models`, `consumers.api.jsonld_schema`). Endpoints are plain `def` functions:
 FastAPI runs them in its threadpool, so the stores' blocking calls never run on the event loop, and
 the snapshot's iterator is consumed there too (Starlette iterates a sync iterator in a thread).
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
-# time, and those of the endpoints defined inside `create_app` name its local `Caller`.
-from collections.abc import Iterator
+# time.
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Final
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp
 
 from consumers.api import jsonld, native
-from consumers.api.auth import authenticator, require
+from consumers.api.auth import authenticator, feed_reader, operator, rejections_reader
+from consumers.api.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from consumers.api.jsonld_schema import DOCUMENTS
 from consumers.api.media import (
     JSON,
@@ -57,15 +64,20 @@ from consumers.api.models import (
 )
 from consumers.api.native import encode
 from consumers.feeds.cursor import FeedCursor
-from consumers.feeds.port import FeedStore, KeyOwner
+from consumers.feeds.port import FeedStore
+from hub.dashboard.access import OperatorKey
 from hub.operations.metrics import add_metrics
 from hub.operations.status import StatusSources
+from hub.registry.source import RegistrySource
 from hub.store.port import RegionalStore
 
 API_VERSION: Final = "1.0.0"
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100
 CURSOR_HEADER: Final = "X-Feed-Cursor"
+# What opens the operators' endpoints to everyone (`hub.settings`, `sitn api serve --help`).
+_OPEN_DOCS: Final = "SITN_API_PUBLIC_DOCS=1"
+_OPEN_METRICS: Final = "SITN_API_PUBLIC_METRICS=1"
 
 _DESCRIPTION: Final = """\
 The diffusion feeds of SITN Hub, Normandy's regional tourism information system.
@@ -86,8 +98,9 @@ Feeds answer native JSON, or JSON-LD (schema.org / DATAtourisme style) with
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meanings = {
-        401: "No API key, or one that is not known.",
-        403: "The key belongs to another diffuser or contributor.",
+        401: "No API key, one that is not known or was revoked, or one whose owner left the "
+        "registry.",
+        403: "The key is not the one of this feed or contributor.",
         404: "The offer is not in this diffuser's feed.",
         409: "The cursor is beyond the end of the feed.",
     }
@@ -137,22 +150,50 @@ FormatChoice = Annotated[
 Accept = Annotated[str | None, Header(include_in_schema=False)]
 
 
+def _docs(openapi: Callable[[], dict[str, Any]], dependencies: list[Any]) -> APIRouter:
+    """``/openapi.json`` and ``/docs`` (Swagger UI), behind `dependencies`."""
+    docs = APIRouter(dependencies=dependencies)
+
+    @docs.get("/openapi.json", include_in_schema=False)
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(openapi())
+
+    @docs.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="SITN Hub feeds")
+
+    return docs
+
+
 def create_app(
     feeds: FeedStore,
     store: RegionalStore,
     *,
+    registry: RegistrySource,
+    operator_key: OperatorKey | None = None,
+    public_docs: bool = False,
+    public_metrics: bool = False,
+    max_body: int = DEFAULT_MAX_BODY,
     metrics: StatusSources | None = None,
     dashboard: ASGIApp | None = None,
 ) -> FastAPI:
-    """The feed API over `feeds` (entries and keys) and `store` (the contributors' rejections);
-    with `metrics`, also ``/metrics`` over those sources."""
+    """The feed API over `feeds` (entries and keys), `store` (the contributors' rejections) and
+    `registry` (whose keys still open anything); with `metrics`, also ``/metrics`` over those
+    sources. The docs and metrics need `operator_key` unless `public_docs` / `public_metrics`;
+    every request body is limited to `max_body` bytes (`consumers.api.body_limit`)."""
     app = FastAPI(
         title="SITN Hub feeds",
         version=API_VERSION,
         description=_DESCRIPTION,
+        docs_url=None,  # served below, behind the operator key unless `public_docs`
         redoc_url=None,
+        openapi_url=None,
     )
-    Caller = Annotated[KeyOwner, Depends(authenticator(feeds))]
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    caller = authenticator(feeds, registry)
+    diffusers = APIRouter(dependencies=[Depends(feed_reader(caller))])
+    contributors = APIRouter(dependencies=[Depends(rejections_reader(caller))])
 
     def page_of(diffuser: str, after: FeedCursor, limit: int) -> tuple[list[Any], bool]:
         entries = feeds.changes(diffuser, after, limit + 1)
@@ -164,7 +205,7 @@ def create_app(
             )
         return entries[:limit], len(entries) > limit
 
-    @app.get(
+    @diffusers.get(
         "/v1/feeds/{diffuser}/changes",
         operation_id="feedChanges",
         tags=["diffusers"],
@@ -175,7 +216,6 @@ def create_app(
     )
     def changes(
         diffuser: DiffuserId,
-        caller: Caller,
         accept: Accept = None,
         after: FeedAfter = "0",
         limit: Limit = DEFAULT_LIMIT,
@@ -186,7 +226,6 @@ def create_app(
         Store `next_cursor` and pass it as `after` next time; `has_more` says whether to ask
         again at once.
         """
-        require(caller, "diffuser", diffuser, f"the feed of {diffuser!r}")
         start = FeedCursor.parse(after)  # the query pattern lets only cursor texts through
         page, has_more = page_of(diffuser, start, limit)
         if wants_jsonld(accept, format_):
@@ -195,7 +234,7 @@ def create_app(
         body = native.changes_json(diffuser, page, start, has_more)
         return JsonResponse(body)
 
-    @app.get(
+    @diffusers.get(
         "/v1/feeds/{diffuser}/offers/{offer_id}",
         operation_id="feedOffer",
         tags=["diffusers"],
@@ -207,12 +246,10 @@ def create_app(
     def offer(
         diffuser: DiffuserId,
         offer_id: OfferId,
-        caller: Caller,
         accept: Accept = None,
         format_: FormatChoice = None,
     ) -> Response:
         """The offer's last upsert in the feed; 404 if the feed never had it or removed it."""
-        require(caller, "diffuser", diffuser, f"the feed of {diffuser!r}")
         head = feeds.head(diffuser)  # first: nothing later of this offer is before it
         entry = feeds.current(diffuser, offer_id)
         if entry is None:
@@ -225,7 +262,7 @@ def create_app(
             return JsonLdResponse(jsonld.offer_document(entry))
         return JsonResponse(native.change_json(entry, head))
 
-    @app.get(
+    @diffusers.get(
         "/v1/feeds/{diffuser}/snapshot",
         operation_id="feedSnapshot",
         tags=["diffusers"],
@@ -249,12 +286,10 @@ def create_app(
     def snapshot(
         diffuser: DiffuserId,
         request: Request,
-        caller: Caller,
         accept: Accept = None,
         format_: FormatChoice = None,
     ) -> NdjsonResponse:
         """Streamed: each offer's last upsert in the feed, in feed order, one per line."""
-        require(caller, "diffuser", diffuser, f"the feed of {diffuser!r}")
         head = feeds.head(diffuser)
         as_jsonld = wants_jsonld(accept, format_)
         context_url = str(request.url_for("jsonld_context"))
@@ -270,7 +305,7 @@ def create_app(
 
         return NdjsonResponse(lines(), headers={CURSOR_HEADER: str(head)})
 
-    @app.get(
+    @contributors.get(
         "/v1/contributors/{org}/rejections",
         operation_id="contributorRejections",
         tags=["contributors"],
@@ -281,12 +316,10 @@ def create_app(
     )
     def rejections(
         org: ContributorId,
-        caller: Caller,
         after: After = "0",
         limit: Limit = DEFAULT_LIMIT,
     ) -> JsonResponse:
         """What the collection rules refused of this contributor, in the order it was recorded."""
-        require(caller, "contributor", org, f"the rejections of {org!r}")
         start = int(after)
         items = store.rejections_after(org, start, limit + 1)
         page = items[:limit]
@@ -339,8 +372,15 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    app.include_router(diffusers)
+    app.include_router(contributors)
+    docs_gate = [] if public_docs else [Depends(operator(operator_key, "the docs", _OPEN_DOCS))]
+    app.include_router(_docs(openapi, docs_gate))
     if metrics is not None:
-        add_metrics(app, metrics)
+        gate = [] if public_metrics else [Depends(operator(operator_key, "metrics", _OPEN_METRICS))]
+        ops = APIRouter(dependencies=gate)
+        add_metrics(ops, metrics)
+        app.include_router(ops)
     if dashboard is not None:
         app.mount("/dashboard", dashboard)
     return app

@@ -6,15 +6,25 @@ regional store's database, same migrations). Each append stores its entries and 
 Kafka positions in one transaction, is idempotent under redelivery, and never moves an offer
 backwards in a feed; each entry gets a sequence number per (diffuser, offer partition), and a
 reader's cursor (`cursor.FeedCursor`) holds one per partition. Keys are
-kept as hashes only (`keys`). All methods are synchronous: async code calls them in a thread.
+kept as hashes only (`keys`), and a revoked key is kept, marked as such. All methods are
+synchronous: async code calls them in a thread.
 """
 
-from consumers.feeds.keys import hash_key, new_key
+from consumers.feeds.keys import hash_key, key_id, new_key
 from consumers.feeds.memory import InMemoryFeedStore
-from consumers.feeds.port import FeedEntry, FeedError, FeedStore, KeyOwner, OwnerKind, Positions
+from consumers.feeds.port import (
+    ApiKey,
+    FeedEntry,
+    FeedError,
+    FeedStore,
+    KeyOwner,
+    OwnerKind,
+    Positions,
+)
 from consumers.feeds.sql import SqlFeedStore
 
 __all__ = [
+    "ApiKey",
     "FeedEntry",
     "FeedError",
     "FeedStore",
@@ -24,5 +34,6 @@ __all__ = [
     "Positions",
     "SqlFeedStore",
     "hash_key",
+    "key_id",
     "new_key",
 ]

@@ -6,7 +6,8 @@ store gives it back (view read back from that text, time in UTC), so all impleme
 equal values. `admit` is the ordering rule of `consumers.feeds.port`: per (diffuser, offer), entries
 move forward in (version, occurred_at) and an entry already stored is dropped. Both stores call
 these, so they cannot disagree on what an append does; they differ only in how they write it.
-`interleave` is the order `changes` gives a feed's partitions in, the same in every store.
+`interleave` is the order `changes` gives a feed's partitions in, the same in every store; the
+`check_key*` functions and `key_order` are the keys' rules, the same in every store too.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from consumers.feeds.keys import is_key_hash
-from consumers.feeds.port import OWNER_KINDS, FeedEntry, FeedError, OwnerKind
+from consumers.feeds.keys import KEY_ID_LENGTH, is_key_hash, is_key_id
+from consumers.feeds.port import OWNER_KINDS, ApiKey, FeedEntry, FeedError, KeyOwner, OwnerKind
 from hub.core.diffusion import DiffusionChange, DiffusionKind
 from hub.core.offer import OfferFields
 from hub.msgspec_records import json_text, read_json
@@ -124,6 +125,32 @@ def admit(
             continue  # stored already, or older than what the feed shows: never go back
         taken.append(entry)
     return taken, moved
+
+
+def check_reuse(stored: ApiKey | None, owner: KeyOwner) -> None:
+    """Refuses to give again a key that is someone else's or was revoked (a replaced key stays
+    replaced: the operator makes a new one)."""
+    if stored is None:
+        return
+    if stored.owner != owner:
+        raise FeedError("that key already belongs to someone else; make a new key")
+    if not stored.in_force:
+        raise FeedError(f"key {stored.key_id} was revoked and stays revoked; make a new key")
+
+
+def check_key_id(key_id: str) -> None:
+    """Refuses what cannot be a key id (`consumers.feeds.keys.key_id`), naming the right form."""
+    if not is_key_id(key_id):
+        raise FeedError(
+            f"{key_id!r} is not a key id: a key id is the {KEY_ID_LENGTH} hex digits "
+            "`sitn api key create` printed (`sitn api key list` lists them)"
+        )
+
+
+def key_order(key: ApiKey) -> tuple[str, str, bool, datetime, str]:
+    """Keys by owner, then oldest first (those of unknown age before), then id."""
+    created = key.created_at or datetime.min.replace(tzinfo=UTC)
+    return (key.owner.kind, key.owner.owner_id, key.created_at is not None, created, key.key_id)
 
 
 def check_key(owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:

@@ -6,6 +6,9 @@ unlike for passwords: slow, salted hashes (scrypt, argon2) exist to make guessin
 secrets expensive, while guessing a 256-bit random key is out of reach at any hash speed. An
 unsalted hash also lets the store find a key's owner by an indexed lookup of the hash, and what a
 lookup's timing could reveal is about the hash, which says nothing usable about the key.
+
+A key is named, to list or revoke it, by its id: the first `KEY_ID_LENGTH` hex digits of its hash
+(`key_id`). The id says nothing usable about the key either, so it may be printed and logged.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import secrets
 from typing import Final
 
 KEY_BYTES: Final = 32
+KEY_ID_LENGTH: Final = 12
 _HASH: Final = re.compile(r"[0-9a-f]{64}")
+_ID: Final = re.compile(rf"[0-9a-f]{{{KEY_ID_LENGTH}}}")
 
 
 def new_key() -> str:
@@ -32,3 +37,13 @@ def hash_key(key: str) -> str:
 def is_key_hash(text: str) -> bool:
     """Whether `text` has the form of `hash_key`'s output (what `set_key` accepts)."""
     return _HASH.fullmatch(text) is not None
+
+
+def key_id(key_hash: str) -> str:
+    """The id that names the key whose hash is `key_hash` (to list or revoke it)."""
+    return key_hash[:KEY_ID_LENGTH]
+
+
+def is_key_id(text: str) -> bool:
+    """Whether `text` has the form of `key_id`'s output."""
+    return _ID.fullmatch(text) is not None

@@ -10,8 +10,9 @@ values.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from consumers.feeds.cursor import START, FeedCursor
 from consumers.feeds.entries import (
@@ -20,10 +21,22 @@ from consumers.feeds.entries import (
     admit,
     check_entries,
     check_key,
+    check_key_id,
+    check_reuse,
     interleave,
+    key_order,
     restored,
 )
-from consumers.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from consumers.feeds.keys import key_id
+from consumers.feeds.port import (
+    ApiKey,
+    FeedEntry,
+    FeedError,
+    KeyOwner,
+    OwnerKind,
+    Positions,
+    TimelineRow,
+)
 from hub.core.diffusion import DiffusionChange, DiffusionKind
 from hub.store.port import StoreError
 from hub.store.projection import check_positions, forward_positions
@@ -40,7 +53,7 @@ class InMemoryFeedStore:
         self._last: dict[FeedOfferKey, FeedEntry] = {}
         self._heads: dict[FeedOfferKey, FeedHead] = {}
         self._positions: dict[tuple[str, int], int] = {}
-        self._keys: dict[str, KeyOwner] = {}
+        self._keys: dict[str, ApiKey] = {}  # by hash
         self._timeline: dict[str, TimelineRow] = {}
 
     def append(
@@ -164,13 +177,55 @@ class InMemoryFeedStore:
             ]
         yield from sorted(chosen, key=lambda entry: (entry.partition, entry.seq))
 
-    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+    def set_key(
+        self,
+        owner_kind: OwnerKind,
+        owner_id: str,
+        key_hash: str,
+        *,
+        at: datetime,
+        replace: bool = False,
+    ) -> list[ApiKey]:
         check_key(owner_kind, owner_id, key_hash)
         owner = KeyOwner(owner_kind, owner_id)
         with self._lock:
-            if self._keys.setdefault(key_hash, owner) != owner:
-                raise FeedError("that key already belongs to someone else; make a new key")
+            stored = self._keys.get(key_hash)
+            check_reuse(stored, owner)
+            if stored is None:
+                self._keys[key_hash] = ApiKey(key_id(key_hash), owner, at, None)
+            if not replace:
+                return []
+            return self._revoke(lambda h, k: k.owner == owner and h != key_hash and k.in_force, at)
+
+    def revoke_keys(self, owner_kind: OwnerKind, owner_id: str, *, at: datetime) -> list[ApiKey]:
+        owner = KeyOwner(owner_kind, owner_id)
+        with self._lock:
+            return self._revoke(lambda _, k: k.owner == owner and k.in_force, at)
+
+    def revoke_key(self, key_id: str, *, at: datetime) -> ApiKey | None:
+        check_key_id(key_id)
+        with self._lock:
+            found = [h for h, k in self._keys.items() if k.key_id == key_id]
+            if not found:
+                return None
+            (key_hash,) = found  # ids are hash prefixes: two equal is a 48-bit coincidence
+            self._revoke(lambda h, k: h == key_hash and k.in_force, at)
+            return self._keys[key_hash]
+
+    def key(self, key_hash: str) -> ApiKey | None:
+        with self._lock:
+            return self._keys.get(key_hash)
+
+    def all_keys(self) -> list[ApiKey]:
+        with self._lock:
+            return sorted(self._keys.values(), key=key_order)
 
     def owner_of(self, key_hash: str) -> KeyOwner | None:
         with self._lock:
-            return self._keys.get(key_hash)
+            stored = self._keys.get(key_hash)
+        return stored.owner if stored is not None and stored.in_force else None
+
+    def _revoke(self, chosen: Callable[[str, ApiKey], bool], at: datetime) -> list[ApiKey]:
+        revoked = {h: replace(k, revoked_at=at) for h, k in self._keys.items() if chosen(h, k)}
+        self._keys.update(revoked)
+        return sorted(revoked.values(), key=key_order)

@@ -23,6 +23,10 @@ Guarantees every implementation keeps:
 - **Privacy.** An entry whose view carries the private group is refused (`FeedError`).
 - **API keys are never stored in clear**: only their hash (`consumers.feeds.keys.hash_key`);
   `set_key` refuses anything that is not one.
+- **A revoked key stays revoked.** Revoking marks the key (`ApiKey.revoked_at`) and keeps it, so
+  `key` can tell a revoked key from an unknown one; `owner_of` answers None for it at once, and
+  nothing un-revokes it. A replacing `set_key` stores the new key and revokes the owner's others
+  in one transaction: there is no moment when both work, nor one when neither does.
 
 Every method is synchronous and may block on I/O: async callers run them in a worker thread,
 never on the event loop.
@@ -86,6 +90,20 @@ class KeyOwner(NamedTuple):
 
     kind: OwnerKind
     owner_id: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One stored API key, without the key: its id (`consumers.feeds.keys.key_id`) and owner."""
+
+    key_id: str
+    owner: KeyOwner
+    created_at: datetime | None  # None for keys made before they had a creation time
+    revoked_at: datetime | None  # None while the key is in force
+
+    @property
+    def in_force(self) -> bool:
+        return self.revoked_at is None
 
 
 class FeedStore(Protocol):
@@ -167,14 +185,42 @@ class FeedStore(Protocol):
         """
         ...
 
-    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
-        """Gives the key whose hash is `key_hash` to the owner (one owner may hold several keys).
+    def set_key(
+        self,
+        owner_kind: OwnerKind,
+        owner_id: str,
+        key_hash: str,
+        *,
+        at: datetime,
+        replace: bool = False,
+    ) -> list[ApiKey]:
+        """Gives the key whose hash is `key_hash` to the owner, created `at` (one owner may hold
+        several keys); with `replace`, revokes the owner's other keys in the same transaction.
 
-        Raises `FeedError` if `key_hash` is not a hash (`consumers.feeds.keys.hash_key`) or already
-        belongs to someone else.
+        Returns the keys it revoked (none without `replace`). Raises `FeedError` if `key_hash` is
+        not a hash (`consumers.feeds.keys.hash_key`), belongs to someone else, or was revoked.
         """
         ...
 
+    def revoke_keys(self, owner_kind: OwnerKind, owner_id: str, *, at: datetime) -> list[ApiKey]:
+        """Revokes, as of `at`, every key of the owner still in force; returns them."""
+        ...
+
+    def revoke_key(self, key_id: str, *, at: datetime) -> ApiKey | None:
+        """Revokes, as of `at`, the key whose id is `key_id` (kept as is if revoked already).
+
+        Returns it as it now stands, or None if no key has that id.
+        """
+        ...
+
+    def key(self, key_hash: str) -> ApiKey | None:
+        """The key whose hash is `key_hash`, revoked or not; None if there is none."""
+        ...
+
+    def all_keys(self) -> list[ApiKey]:
+        """Every key, revoked or not, by owner then creation."""
+        ...
+
     def owner_of(self, key_hash: str) -> KeyOwner | None:
-        """Who holds the key whose hash is `key_hash`, or None if no one does."""
+        """Who holds the key whose hash is `key_hash`; None if no one does, or it was revoked."""
         ...

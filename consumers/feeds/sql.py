@@ -28,9 +28,20 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -41,9 +52,21 @@ from consumers.feeds.entries import (
     admit,
     check_entries,
     check_key,
+    check_key_id,
+    check_reuse,
     interleave,
+    key_order,
 )
-from consumers.feeds.port import FeedEntry, FeedError, KeyOwner, OwnerKind, Positions, TimelineRow
+from consumers.feeds.keys import key_id
+from consumers.feeds.port import (
+    ApiKey,
+    FeedEntry,
+    FeedError,
+    KeyOwner,
+    OwnerKind,
+    Positions,
+    TimelineRow,
+)
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
 from hub.core.offer import OfferFields, OfferType
 from hub.msgspec_records import read_json
@@ -70,6 +93,34 @@ SNAPSHOT_BATCH: Final = 500
 # Execution option marking a connection that will write (SQLite then begins IMMEDIATE; the
 # listener is installed by `hub.store.sql.create_store_engine`).
 _WRITE: Final = "sitn_write"
+
+
+_KEY_COLUMNS: Final = (
+    api_keys.c.key_hash,
+    api_keys.c.owner_kind,
+    api_keys.c.owner_id,
+    api_keys.c.created_at,
+    api_keys.c.revoked_at,
+)
+
+
+def _key_of(row: Any) -> ApiKey:
+    kind: OwnerKind = "diffuser" if row.owner_kind == "diffuser" else "contributor"
+    return ApiKey(
+        key_id(row.key_hash), KeyOwner(kind, row.owner_id), row.created_at, row.revoked_at
+    )
+
+
+def _in_force_of(owner: KeyOwner) -> ColumnElement[bool]:
+    k = api_keys.c
+    return and_(k.owner_kind == owner.kind, k.owner_id == owner.owner_id, k.revoked_at.is_(None))
+
+
+def _revoke(conn: Connection, chosen: ColumnElement[bool], at: datetime) -> list[ApiKey]:
+    """Marks the keys `chosen` revoked at `at`, in `conn`'s transaction; gives them back."""
+    rows = conn.execute(select(*_KEY_COLUMNS).where(chosen)).all()
+    conn.execute(update(api_keys).where(chosen).values(revoked_at=at))
+    return sorted((replace(_key_of(row), revoked_at=at) for row in rows), key=key_order)
 
 
 def _at_last_entry() -> ColumnElement[bool]:
@@ -223,22 +274,43 @@ class SqlFeedStore:
             )
         return stored
 
-    def set_key(self, owner_kind: OwnerKind, owner_id: str, key_hash: str) -> None:
+    def set_key(
+        self,
+        owner_kind: OwnerKind,
+        owner_id: str,
+        key_hash: str,
+        *,
+        at: datetime,
+        replace: bool = False,
+    ) -> list[ApiKey]:
         check_key(owner_kind, owner_id, key_hash)
+        owner = KeyOwner(owner_kind, owner_id)
+        k = api_keys.c
         with self._write() as conn:
-            row = conn.execute(
-                select(api_keys.c.owner_kind, api_keys.c.owner_id).where(
-                    api_keys.c.key_hash == key_hash
-                )
-            ).one_or_none()
+            row = conn.execute(select(*_KEY_COLUMNS).where(k.key_hash == key_hash)).one_or_none()
+            check_reuse(None if row is None else _key_of(row), owner)
             if row is None:
                 conn.execute(
                     insert(api_keys).values(
-                        key_hash=key_hash, owner_kind=owner_kind, owner_id=owner_id
+                        key_hash=key_hash, owner_kind=owner_kind, owner_id=owner_id, created_at=at
                     )
                 )
-            elif (row.owner_kind, row.owner_id) != (owner_kind, owner_id):
-                raise FeedError("that key already belongs to someone else; make a new key")
+            if not replace:
+                return []
+            return _revoke(conn, _in_force_of(owner) & (k.key_hash != key_hash), at)
+
+    def revoke_keys(self, owner_kind: OwnerKind, owner_id: str, *, at: datetime) -> list[ApiKey]:
+        with self._write() as conn:
+            return _revoke(conn, _in_force_of(KeyOwner(owner_kind, owner_id)), at)
+
+    def revoke_key(self, key_id: str, *, at: datetime) -> ApiKey | None:
+        check_key_id(key_id)
+        # The id is hex digits only (checked), so nothing in it is a LIKE wildcard.
+        named = api_keys.c.key_hash.like(f"{key_id}%")
+        with self._write() as conn:
+            _revoke(conn, named & api_keys.c.revoked_at.is_(None), at)
+            row = conn.execute(select(*_KEY_COLUMNS).where(named)).one_or_none()
+        return None if row is None else _key_of(row)
 
     # ------------------------------------------------------------ reads
 
@@ -376,15 +448,20 @@ class SqlFeedStore:
                     break
                 after = batch[-1].seq
 
-    def owner_of(self, key_hash: str) -> KeyOwner | None:
-        query = select(api_keys.c.owner_kind, api_keys.c.owner_id).where(
-            api_keys.c.key_hash == key_hash
-        )
+    def key(self, key_hash: str) -> ApiKey | None:
+        query = select(*_KEY_COLUMNS).where(api_keys.c.key_hash == key_hash)
         with self._engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-        if row is None:
-            return None
-        return KeyOwner("diffuser" if row.owner_kind == "diffuser" else "contributor", row.owner_id)
+        return None if row is None else _key_of(row)
+
+    def all_keys(self) -> list[ApiKey]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(*_KEY_COLUMNS)).all()
+        return sorted((_key_of(row) for row in rows), key=key_order)
+
+    def owner_of(self, key_hash: str) -> KeyOwner | None:
+        stored = self.key(key_hash)
+        return stored.owner if stored is not None and stored.in_force else None
 
     # ------------------------------------------------------------ helpers
 

@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -127,7 +128,7 @@ def demo_key(config: Settings, feeds: SqlFeedStore) -> str:
         if owner is not None and owner.owner_id == DEMO_DIFFUSER:
             return key
     key = new_key()
-    feeds.set_key("diffuser", DEMO_DIFFUSER, hash_key(key))
+    feeds.set_key("diffuser", DEMO_DIFFUSER, hash_key(key), at=datetime.now(UTC))
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key
@@ -141,6 +142,7 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
     from consumers.api import create_app
     from hub.dashboard import OperatorKeyError, local_dashboard
     from hub.dashboard.serving import how_to_open
+    from hub.registry.source import TopicRegistry
 
     store = SqlStore(config.database_url)
     feeds = SqlFeedStore(config.database_url)
@@ -151,7 +153,17 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         dashboard, operator_key = local_dashboard(config, status)
     except OperatorKeyError as error:
         raise RuntimeError(str(error)) from None
-    api = create_app(feeds, store, metrics=status, dashboard=dashboard)
+    api = create_app(
+        feeds,
+        store,
+        registry=TopicRegistry(config.bootstrap_servers),
+        operator_key=operator_key,
+        public_docs=config.api_public_docs,
+        public_metrics=config.api_public_metrics,
+        max_body=config.api_max_body,
+        metrics=status,
+        dashboard=dashboard,
+    )
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
 
     async def run() -> None:
@@ -172,7 +184,8 @@ async def serve_feeds(config: Settings, port: int, stop: asyncio.Event) -> async
         task.result()
         raise RuntimeError(f"the feed API could not start on port {port}")
     out.print(
-        f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json, metrics: /metrics). "
+        f"\nFeed API on http://127.0.0.1:{port} (OpenAPI: /openapi.json, metrics: /metrics, "
+        "both with the operator key). "
         f"The {DEMO_DIFFUSER} feed:\n"
         f"  curl -H 'X-API-Key: {key}' "
         f"'http://127.0.0.1:{port}/v1/feeds/{DEMO_DIFFUSER}/changes?limit=5'\n"

@@ -49,9 +49,9 @@ from hub.dashboard.access import OperatorKey, Sessions
 from hub.dashboard.authority import Authority, describe, organisation_name, validity_text
 from hub.dashboard.fields import GroupLines, display_name, public_lines
 from hub.dashboard.origin import cross_origin_refusal
-from hub.dashboard.registry_source import RegistryReading, RegistrySource
 from hub.dashboard.throttle import LoginThrottle
 from hub.operations.status import HubStatus, StatusSources, gather_status
+from hub.registry.source import RegistryReading, RegistrySource
 from hub.store.port import RegionalStore, StoredOffer, StoredRejection, VersionEntry
 from hub.topics import OFFER_PARTITIONS
 

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from hub.dashboard.access import OperatorKey, load_operator_key
 from hub.dashboard.app import DashboardSources, create_dashboard
-from hub.dashboard.registry_source import TopicRegistry
 from hub.operations.status import StatusSources
+from hub.registry.source import TopicRegistry
 from hub.settings import Settings
 
 # Where `consumers.api.create_app` mounts the dashboard.

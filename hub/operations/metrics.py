@@ -1,14 +1,15 @@
 """Prometheus metrics: the figures of `sitn status`, gathered at each scrape.
 
-`add_metrics(app, sources)` serves ``GET /metrics`` on a FastAPI application (the feed API's, see
-`consumers.api.create_app`): each scrape awaits `gather_status` on the event loop (its store reads
-run in worker threads) and renders a `StatusCollector` over that one status in Prometheus's text
-format. Nothing is cached and no metric lives between scrapes, so a figure is never older than its
-scrape.
+`add_metrics(app, sources)` serves ``GET /metrics`` on a FastAPI application or router (the feed
+API's, see `consumers.api.create_app`): each scrape awaits `gather_status` on the event loop (its
+store reads run in worker threads) and renders a `StatusCollector` over that one status in
+Prometheus's text format. Nothing is cached and no metric lives between scrapes, so a figure is
+never older than its scrape.
 
 Every metric is a gauge named ``sitn_*`` (see `METRICS`); a figure that could not be gathered
 (the broker did not answer) is left out, and ``sitn_status_problems`` counts the parts missing.
-``/metrics`` needs no API key, as Prometheus scrapes expect: expose it to the monitoring network.
+The feed API puts ``/metrics`` behind the operator key (Prometheus sends it as a bearer token:
+`authorization: {credentials: KEY}` in the scrape config), unless SITN_API_PUBLIC_METRICS=1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -131,7 +132,7 @@ def render(status: HubStatus) -> bytes:
     return generate_latest(registry)
 
 
-def add_metrics(app: FastAPI, sources: StatusSources) -> None:
+def add_metrics(app: FastAPI | APIRouter, sources: StatusSources) -> None:
     """Serves ``GET /metrics`` on `app`: the status of `sources`, gathered at each scrape."""
 
     async def metrics() -> Response:

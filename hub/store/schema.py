@@ -263,6 +263,10 @@ api_keys = Table(
     Column("key_hash", String(64), primary_key=True),
     Column("owner_kind", String(16), nullable=False),
     Column("owner_id", String, nullable=False),
+    # NULL for keys made before migration 0007.
+    Column("created_at", UtcDateTime, nullable=True),
+    # Set once, never cleared: a revoked key stays, so the API can say it was revoked.
+    Column("revoked_at", UtcDateTime, nullable=True),
     CheckConstraint("owner_kind IN ('diffuser', 'contributor')", name="owner_kind_known"),
 )
 Index("ix_api_keys_owner", api_keys.c.owner_kind, api_keys.c.owner_id)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from consumers.feeds import FeedError, FeedStore, KeyOwner, hash_key, new_key
+from consumers.feeds import ApiKey, FeedError, FeedStore, KeyOwner, hash_key, key_id, new_key
 from consumers.feeds.cursor import START
 from consumers.feeds.port import TimelineRow
 from hub.core.diffusion import DiffusionChange, DiffusionKind, DiffusionReason
@@ -431,10 +431,12 @@ class FeedStoreContract:
 
     def test_a_key_is_found_by_its_hash_only(self, feeds: FeedStore) -> None:
         key, other = new_key(), new_key()
-        feeds.set_key("diffuser", DIFFUSER, hash_key(key))
-        feeds.set_key("diffuser", DIFFUSER, hash_key(other))  # a second key, e.g. a rotation
-        feeds.set_key("diffuser", DIFFUSER, hash_key(key))  # setting it again changes nothing
-        feeds.set_key("contributor", "ot-caen", hash_key("contributor's key"))
+        feeds.set_key("diffuser", DIFFUSER, hash_key(key), at=T0)
+        feeds.set_key("diffuser", DIFFUSER, hash_key(other), at=T0)  # a second key, e.g. a rotation
+        feeds.set_key(
+            "diffuser", DIFFUSER, hash_key(key), at=T0
+        )  # setting it again changes nothing
+        feeds.set_key("contributor", "ot-caen", hash_key("contributor's key"), at=T0)
 
         assert feeds.owner_of(hash_key(key)) == KeyOwner("diffuser", DIFFUSER)
         assert feeds.owner_of(hash_key(other)) == ("diffuser", DIFFUSER)
@@ -443,10 +445,10 @@ class FeedStoreContract:
         assert feeds.owner_of(key) is None  # the key itself is not what is stored
 
     def test_a_key_is_never_given_to_a_second_owner(self, feeds: FeedStore) -> None:
-        feeds.set_key("diffuser", DIFFUSER, hash_key("k"))
+        feeds.set_key("diffuser", DIFFUSER, hash_key("k"), at=T0)
 
         with pytest.raises(FeedError, match="already belongs to someone else"):
-            feeds.set_key("contributor", "ot-caen", hash_key("k"))
+            feeds.set_key("contributor", "ot-caen", hash_key("k"), at=T0)
 
         assert feeds.owner_of(hash_key("k")) == ("diffuser", DIFFUSER)
 
@@ -463,6 +465,75 @@ class FeedStoreContract:
         self, feeds: FeedStore, kind: str, owner: str, key_hash: str, message: str
     ) -> None:
         with pytest.raises(FeedError, match=message):
-            feeds.set_key(kind, owner, key_hash)  # type: ignore[arg-type]
+            feeds.set_key(kind, owner, key_hash, at=T0)  # type: ignore[arg-type]
 
         assert feeds.owner_of(key_hash) is None
+
+    def test_a_revoked_key_opens_nothing_and_says_it_was_revoked(self, feeds: FeedStore) -> None:
+        key, other = new_key(), new_key()
+        feeds.set_key("diffuser", DIFFUSER, hash_key(key), at=T0)
+        feeds.set_key("diffuser", DIFFUSER, hash_key(other), at=T0)
+        later = T0 + timedelta(days=1)
+
+        revoked = feeds.revoke_key(key_id(hash_key(key)), at=later)
+
+        owner = KeyOwner("diffuser", DIFFUSER)
+        assert revoked == ApiKey(key_id(hash_key(key)), owner, T0, later)
+        assert feeds.owner_of(hash_key(key)) is None
+        assert feeds.key(hash_key(key)) == revoked
+        assert feeds.owner_of(hash_key(other)) == owner  # the owner's other key still works
+        again = feeds.revoke_key(key_id(hash_key(key)), at=later + timedelta(days=1))
+        assert again == revoked  # revoked once, at its first time
+        with pytest.raises(FeedError, match="was revoked and stays revoked"):
+            feeds.set_key("diffuser", DIFFUSER, hash_key(key), at=later)
+        assert feeds.owner_of(hash_key(key)) is None
+
+    def test_revoking_an_owner_revokes_its_keys_and_no_one_elses(self, feeds: FeedStore) -> None:
+        mine, also_mine, theirs = new_key(), new_key(), new_key()
+        feeds.set_key("diffuser", DIFFUSER, hash_key(mine), at=T0)
+        feeds.set_key("diffuser", DIFFUSER, hash_key(also_mine), at=T0)
+        feeds.set_key("diffuser", OTHER_DIFFUSER, hash_key(theirs), at=T0)
+        feeds.set_key("contributor", DIFFUSER, hash_key("same id, other kind"), at=T0)
+
+        revoked = feeds.revoke_keys("diffuser", DIFFUSER, at=T0)
+
+        assert sorted(k.key_id for k in revoked) == sorted(
+            key_id(hash_key(k)) for k in (mine, also_mine)
+        )
+        assert feeds.owner_of(hash_key(mine)) is None
+        assert feeds.owner_of(hash_key(also_mine)) is None
+        assert feeds.owner_of(hash_key(theirs)) == ("diffuser", OTHER_DIFFUSER)
+        assert feeds.owner_of(hash_key("same id, other kind")) == ("contributor", DIFFUSER)
+        assert feeds.revoke_keys("diffuser", DIFFUSER, at=T0) == []  # nothing left in force
+
+    def test_a_replacing_key_revokes_the_owners_others_at_once(self, feeds: FeedStore) -> None:
+        old, new, theirs = new_key(), new_key(), new_key()
+        feeds.set_key("diffuser", DIFFUSER, hash_key(old), at=T0)
+        feeds.set_key("diffuser", OTHER_DIFFUSER, hash_key(theirs), at=T0)
+
+        revoked = feeds.set_key(
+            "diffuser", DIFFUSER, hash_key(new), at=T0 + timedelta(hours=1), replace=True
+        )
+
+        assert [k.key_id for k in revoked] == [key_id(hash_key(old))]
+        assert feeds.owner_of(hash_key(old)) is None
+        assert feeds.owner_of(hash_key(new)) == ("diffuser", DIFFUSER)
+        assert feeds.owner_of(hash_key(theirs)) == ("diffuser", OTHER_DIFFUSER)
+        assert [(k.key_id, k.in_force) for k in feeds.all_keys()] == [
+            (key_id(hash_key(theirs)), True),  # ideoguide before tourisme-fr
+            (key_id(hash_key(old)), False),
+            (key_id(hash_key(new)), True),
+        ]
+
+    def test_revoking_an_unknown_key_id_revokes_nothing(self, feeds: FeedStore) -> None:
+        feeds.set_key("diffuser", DIFFUSER, hash_key("k"), at=T0)
+
+        assert feeds.revoke_key("0123456789ab", at=T0) is None
+        assert feeds.owner_of(hash_key("k")) == ("diffuser", DIFFUSER)
+
+    def test_a_malformed_key_id_is_refused_saying_what_a_key_id_is(self, feeds: FeedStore) -> None:
+        feeds.set_key("diffuser", DIFFUSER, hash_key("k"), at=T0)
+
+        with pytest.raises(FeedError, match="'not-a-key-id' is not a key id: a key id is the 12"):
+            feeds.revoke_key("not-a-key-id", at=T0)
+        assert feeds.owner_of(hash_key("k")) == ("diffuser", DIFFUSER)

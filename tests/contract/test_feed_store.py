@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select, text
 
-from consumers.feeds import FeedEntry, FeedStore, InMemoryFeedStore, SqlFeedStore, hash_key, new_key
+from consumers.feeds import (
+    FeedEntry,
+    FeedStore,
+    InMemoryFeedStore,
+    SqlFeedStore,
+    hash_key,
+    key_id,
+    new_key,
+)
 from consumers.feeds.cursor import START, FeedCursor
 from consumers.feeds.keys import is_key_hash
 from consumers.webhooks import SqlWebhookStore
@@ -149,7 +157,7 @@ def test_an_append_waits_for_no_writer_of_another_partition_and_a_late_commit_is
 
 def test_the_key_table_holds_hashes_only(sql_feeds: SqlFeedStore) -> None:
     key = "a key that must never be written down"
-    sql_feeds.set_key("diffuser", DIFFUSER, hash_key(key))
+    sql_feeds.set_key("diffuser", DIFFUSER, hash_key(key), at=T0)
 
     with sql_feeds.engine.connect() as conn:
         values = [str(v) for row in conn.execute(select(api_keys)) for v in row]
@@ -204,6 +212,46 @@ def test_the_feed_tables_go_down_with_their_migration(tmp_path: Path) -> None:
         columns = {row[1] for row in conn.execute(text("PRAGMA table_info(rejections)"))}
     assert not names & {"feed_entries", "feed_offers", "feed_positions", "api_keys"}
     assert "seq" not in columns
+    upgrade(url)
+
+
+def test_keys_made_before_revocation_existed_stay_in_force_after_migrating(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0006")
+    with SqlStore(url) as store, store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (key_hash, owner_kind, owner_id) VALUES (:h, 'diffuser', :d)"
+            ),
+            {"h": hash_key("an old key"), "d": DIFFUSER},
+        )
+
+    upgrade(url)
+
+    with SqlFeedStore(url) as feeds:
+        assert feeds.owner_of(hash_key("an old key")) == ("diffuser", DIFFUSER)
+        stored = feeds.key(hash_key("an old key"))
+    assert stored is not None
+    assert (stored.created_at, stored.revoked_at) == (None, None)
+
+
+def test_going_down_past_revocation_deletes_the_revoked_keys_so_none_works_again(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cycle.db'}"
+    upgrade(url)
+    with SqlFeedStore(url) as feeds:
+        feeds.set_key("diffuser", DIFFUSER, hash_key("kept"), at=T0)
+        feeds.set_key("diffuser", DIFFUSER, hash_key("replaced"), at=T0)
+        feeds.revoke_key(key_id(hash_key("replaced")), at=T0)
+
+    downgrade(url, "0006")
+
+    with SqlStore(url) as store, store.engine.connect() as conn:
+        hashes = {row[0] for row in conn.execute(text("SELECT key_hash FROM api_keys"))}
+    assert hashes == {hash_key("kept")}
     upgrade(url)
 
 

@@ -36,11 +36,13 @@ from consumers.feeds.sql import SqlFeedStore
 from consumers.webhooks import SqlWebhookStore
 from hub.core.contribution import FieldGroupsChanged, OfferCreated
 from hub.core.offer import OfferFields, OfferType, PriceLine, Prices, PrivateBlock
+from hub.core.registry import Registry
 from hub.dashboard import local_dashboard
 from hub.demo_run import prepare
 from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
+from hub.registry.source import FixedRegistry
 from hub.settings import Settings
 from hub.store.sql import SqlStore
 from hub.worker import Worker
@@ -220,7 +222,13 @@ async def test_the_dashboard_shows_a_published_offers_real_history_in_a_browser(
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(feeds, store, dashboard=dashboard),
+                create_app(
+                    feeds,
+                    store,
+                    registry=FixedRegistry(Registry()),
+                    operator_key=key,
+                    dashboard=dashboard,
+                ),
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",

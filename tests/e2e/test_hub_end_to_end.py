@@ -26,6 +26,7 @@ from hub.cli.demo_run import DEMO_DIFFUSER, serve_feeds
 from hub.codec import decode
 from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
+from hub.dashboard import load_operator_key
 from hub.demo_run import (
     DemoOutcome,
     DemoPlan,
@@ -278,8 +279,11 @@ async def test_published_offers_are_visible_in_a_diffusers_feed_over_http(
         assert (await asyncio.to_thread(get, "not-a-key"))[0] == 401
 
         def metrics() -> str:
-            metrics_url = f"http://127.0.0.1:{port}/metrics"
-            with urllib.request.urlopen(metrics_url, timeout=30) as response:
+            operator = load_operator_key(settings).value  # /metrics is the operators'
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {operator}"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 return str(response.read().decode())
 
         samples = {

@@ -220,7 +220,7 @@ def client(database: str, clocks: Clocks) -> Iterator[TestClient]:
         clock=lambda: clocks.wall,
         login_throttle=LoginThrottle(clock=lambda: clocks.ticks),
     )
-    app = create_app(feeds, store, dashboard=dashboard)
+    app = create_app(feeds, store, registry=sources.registry, operator_key=KEY, dashboard=dashboard)
     try:
         with TestClient(app, headers={"Origin": OWN_ORIGIN}) as client:
             yield client
@@ -471,7 +471,7 @@ def test_the_login_page_and_stylesheet_need_no_session_and_pages_forbid_framing_
 
 
 def test_the_dashboard_is_not_part_of_the_feed_apis_openapi_document(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    paths = client.get("/openapi.json", headers={"X-API-Key": KEY.value}).json()["paths"]
 
     assert not [path for path in paths if path.startswith(BASE)]
 

@@ -9,6 +9,7 @@ come out of any endpoint.
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from consumers.api import create_app
@@ -23,7 +25,7 @@ from consumers.api.jsonld import TYPES, offer_document, offer_node
 from consumers.api.jsonld_schema import LdChangesPage, LdOfferDocument
 from consumers.api.media import wants_jsonld
 from consumers.api.models import ChangesPage, FeedChange, OfferView, RejectionsPage
-from consumers.feeds import FeedEntry, InMemoryFeedStore, hash_key
+from consumers.feeds import FeedEntry, InMemoryFeedStore, hash_key, key_id
 from hub.core.contribution import CustomerChannel, CustomerRecord
 from hub.core.diffusion import DiffusionReason
 from hub.core.offer import (
@@ -51,7 +53,11 @@ from hub.core.offer import (
     TranslationSource,
     Weekday,
 )
+from hub.core.registry import Registry
+from hub.dashboard import OperatorKey
 from hub.reference import load_normandy_territory
+from hub.registry.format import load_normandy_registry
+from hub.registry.source import FixedRegistry, RegistryReading
 from hub.store import InMemoryStore, StoredRejection
 from producers import datatourisme
 from producers.snapshot import CommuneNames
@@ -149,7 +155,7 @@ def feeds() -> InMemoryFeedStore:
         ("contributor", CONTRIBUTOR, CONTRIBUTOR_KEY),
         ("contributor", "ot-bayeux", OTHER_CONTRIBUTOR_KEY),
     ):
-        feeds.set_key(kind, owner, hash_key(key))  # type: ignore[arg-type]
+        feeds.set_key(kind, owner, hash_key(key), at=T0)  # type: ignore[arg-type]
     return feeds
 
 
@@ -185,8 +191,19 @@ def store() -> InMemoryStore:
 
 @pytest.fixture
 def client(feeds: InMemoryFeedStore, store: InMemoryStore) -> Iterator[TestClient]:
-    with TestClient(create_app(feeds, store)) as client:
+    with TestClient(api(feeds, store)) as client:
         yield client
+
+
+OPERATOR_KEY = OperatorKey("operator-key-for-the-feed-tests", "tests")
+
+
+def api(
+    feeds: InMemoryFeedStore, store: InMemoryStore, registry: Registry | None = None
+) -> FastAPI:
+    """The feed API over the stores, with the shipped registry (or `registry`) in force."""
+    in_force = registry if registry is not None else load_normandy_registry()
+    return create_app(feeds, store, registry=FixedRegistry(in_force), operator_key=OPERATOR_KEY)
 
 
 def as_diffuser(key: str = DIFFUSER_KEY) -> dict[str, str]:
@@ -360,9 +377,10 @@ def test_another_diffusers_feed_is_403(client: TestClient, url: str) -> None:
 
     assert response.status_code == 403
     assert response.json()["detail"] == (
-        f"this key belongs to diffuser {OTHER_DIFFUSER!r}; the feed of {DIFFUSER!r} needs the "
-        f"key of diffuser {DIFFUSER!r}"
+        f"this API key does not open the feed of {DIFFUSER!r}; use the key the SITN operators "
+        "gave for that feed"
     )
+    assert OTHER_DIFFUSER not in response.text  # whose key it is stays unsaid
 
 
 @pytest.mark.parametrize("url", ENDPOINTS[:3])
@@ -375,7 +393,182 @@ def test_a_contributors_rejections_need_its_own_key(client: TestClient, key: str
     response = client.get(REJECTIONS, headers=as_diffuser(key))
 
     assert response.status_code == 403
-    assert f"the rejections of {CONTRIBUTOR!r}" in response.json()["detail"]
+    assert response.json()["detail"] == (
+        f"this API key does not open the rejections of {CONTRIBUTOR!r}; use the key the SITN "
+        "operators gave for them"
+    )
+    assert "ot-bayeux" not in response.text  # whose key it is stays unsaid
+
+
+def test_a_revoked_key_is_401_saying_so_and_every_other_key_still_works(
+    client: TestClient, feeds: InMemoryFeedStore
+) -> None:
+    feeds.revoke_key(key_id(hash_key(DIFFUSER_KEY)), at=T0)
+
+    refused = client.get(f"{FEED}/changes", headers=as_diffuser())
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == (
+        f"this API key (id {key_id(hash_key(DIFFUSER_KEY))}) was revoked; ask the SITN "
+        "operators for a new one"
+    )
+    assert DIFFUSER_KEY not in refused.text
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    others = [
+        (f"/v1/feeds/{OTHER_DIFFUSER}/changes", OTHER_KEY),
+        (f"/v1/feeds/{BIG_DIFFUSER}/changes", BIG_KEY),
+        (REJECTIONS, CONTRIBUTOR_KEY),
+    ]
+    assert [client.get(url, headers=as_diffuser(key)).status_code for url, key in others] == [
+        200,
+        200,
+        200,
+    ]
+
+
+def test_a_key_replaced_by_a_rotation_stops_working_at_once(
+    client: TestClient, feeds: InMemoryFeedStore
+) -> None:
+    before = client.get(f"{FEED}/changes", headers=as_diffuser())
+    feeds.set_key("diffuser", DIFFUSER, hash_key("the-new-key"), at=T0, replace=True)
+
+    old = client.get(f"{FEED}/changes", headers=as_diffuser())
+    new = client.get(f"{FEED}/changes", headers=as_diffuser("the-new-key"))
+
+    assert (before.status_code, old.status_code, new.status_code) == (200, 401, 200)
+    assert "was revoked" in old.json()["detail"]
+    assert new.json() == before.json()
+
+
+def test_a_diffuser_removed_from_the_registry_is_refused_and_the_others_still_read(
+    feeds: InMemoryFeedStore, store: InMemoryStore
+) -> None:
+    normandy = load_normandy_registry()
+    without = replace(
+        normandy, diffusers={d: v for d, v in normandy.diffusers.items() if d != DIFFUSER}
+    )
+
+    with TestClient(api(feeds, store, without)) as client:
+        refused = client.get(f"{FEED}/changes", headers=as_diffuser())
+        others = [
+            client.get(f"/v1/feeds/{OTHER_DIFFUSER}/changes", headers=as_diffuser(OTHER_KEY)),
+            client.get(REJECTIONS, headers=as_diffuser(CONTRIBUTOR_KEY)),
+        ]
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == (
+        f"this API key (id {key_id(hash_key(DIFFUSER_KEY))}) belongs to a diffuser no longer in "
+        "the SITN registry, so it opens nothing; ask the SITN operators"
+    )
+    assert [response.status_code for response in others] == [200, 200]
+    assert feeds.owner_of(hash_key(DIFFUSER_KEY)) == (
+        "diffuser",
+        DIFFUSER,
+    )  # the store is as it was
+
+
+def test_a_contributor_removed_from_the_registry_reads_no_more_rejections(
+    feeds: InMemoryFeedStore, store: InMemoryStore
+) -> None:
+    normandy = load_normandy_registry()
+    without = replace(
+        normandy,
+        organisations={o: v for o, v in normandy.organisations.items() if o != CONTRIBUTOR},
+    )
+
+    with TestClient(api(feeds, store, without)) as client:
+        refused = client.get(REJECTIONS, headers=as_diffuser(CONTRIBUTOR_KEY))
+        other = client.get(f"/v1/feeds/{OTHER_DIFFUSER}/changes", headers=as_diffuser(OTHER_KEY))
+
+    assert refused.status_code == 401
+    assert "belongs to a contributor no longer in the SITN registry" in refused.json()["detail"]
+    assert CONTRIBUTOR not in refused.text
+    assert other.status_code == 200
+
+
+def test_no_key_is_checked_while_no_registry_could_be_read(
+    feeds: InMemoryFeedStore, store: InMemoryStore
+) -> None:
+    unread = UnreadRegistry()
+
+    with TestClient(create_app(feeds, store, registry=unread)) as client:
+        response = client.get(f"{FEED}/changes", headers=as_diffuser())
+
+    assert response.status_code == 503
+    assert response.json()["detail"] == (
+        "the registry could not be read, so no key can be checked now; try again in a minute"
+    )
+    assert "broker.invalid" not in response.text  # where the registry lives stays in the log
+
+
+class UnreadRegistry:
+    """What `TopicRegistry` gives before its first read when the broker does not answer."""
+
+    async def reading(self) -> RegistryReading:
+        return RegistryReading(Registry(), "sitn.registry on broker.invalid:9092 did not answer")
+
+
+# ---------------------------------------------------------------- the operators' endpoints
+
+OPERATORS_PATHS = ["/openapi.json", "/docs"]
+
+
+@pytest.mark.parametrize("path", OPERATORS_PATHS)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": DIFFUSER_KEY}, {"Authorization": "Bearer not-the-operator-key"}],
+    ids=["no key", "a diffuser's key", "a wrong key"],
+)
+def test_the_docs_need_the_operator_key(
+    client: TestClient, path: str, headers: dict[str, str]
+) -> None:
+    response = client.get(path, headers=headers)
+
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("the docs need the operator key")
+    assert response.headers["www-authenticate"] == 'Basic realm="SITN operators"'
+    assert OPERATOR_KEY.value not in response.text
+
+
+@pytest.mark.parametrize("path", OPERATORS_PATHS)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-API-Key": OPERATOR_KEY.value},
+        {"Authorization": f"Bearer {OPERATOR_KEY.value}"},
+        {"Authorization": "Basic " + b64encode(f"ops:{OPERATOR_KEY.value}".encode()).decode()},
+    ],
+    ids=["as an API key", "as a bearer token", "as a Basic password"],
+)
+def test_the_operator_key_opens_the_docs(
+    client: TestClient, path: str, headers: dict[str, str]
+) -> None:
+    assert client.get(path, headers=headers).status_code == 200
+
+
+def test_the_docs_open_to_everyone_only_when_asked(
+    feeds: InMemoryFeedStore, store: InMemoryStore
+) -> None:
+    registry = FixedRegistry(load_normandy_registry())
+    public = create_app(feeds, store, registry=registry, public_docs=True)
+    closed = create_app(feeds, store, registry=registry)  # and no operator key at all
+
+    with TestClient(public) as open_client, TestClient(closed) as closed_client:
+        opened = [open_client.get(path).status_code for path in OPERATORS_PATHS]
+        feed = open_client.get(f"{FEED}/changes")
+        refused = closed_client.get("/openapi.json", headers=as_diffuser("any key"))
+
+    assert opened == [200, 200]
+    assert feed.status_code == 401  # opening the docs opens no feed
+    assert refused.status_code == 401
+    assert (
+        "runs without one; set SITN_OPERATOR_KEY, or SITN_API_PUBLIC_DOCS=1"
+        in (refused.json()["detail"])
+    )
+
+
+def test_the_json_ld_context_stays_open_for_json_ld_processors(client: TestClient) -> None:
+    assert client.get("/v1/context.jsonld").status_code == 200
 
 
 # ---------------------------------------------------------------- one offer
@@ -597,8 +790,8 @@ def test_json_ld_snapshot_lines_point_to_the_served_context(client: TestClient) 
 def test_an_empty_feed_has_an_empty_snapshot_at_cursor_0(
     feeds: InMemoryFeedStore, store: InMemoryStore
 ) -> None:
-    feeds.set_key("diffuser", "resa-campings", hash_key("k-resa"))
-    with TestClient(create_app(feeds, store)) as client:
+    feeds.set_key("diffuser", "resa-campings", hash_key("k-resa"), at=T0)
+    with TestClient(api(feeds, store)) as client:
         response = client.get("/v1/feeds/resa-campings/snapshot", headers=as_diffuser("k-resa"))
 
     assert (response.status_code, response.text, response.headers["x-feed-cursor"]) == (
@@ -634,7 +827,7 @@ def test_a_contributor_reads_its_rejections_in_the_order_they_were_recorded(
 def test_the_openapi_document_describes_every_endpoint_its_keys_and_formats(
     client: TestClient,
 ) -> None:
-    document = client.get("/openapi.json").json()
+    document = client.get("/openapi.json", headers=as_diffuser(OPERATOR_KEY.value)).json()
 
     assert set(document["paths"]) == {
         "/v1/feeds/{diffuser}/changes",
@@ -682,7 +875,7 @@ def test_a_private_value_of_the_regional_store_never_appears_in_any_response(
         (REJECTIONS, CONTRIBUTOR_KEY),
         ("/v1/contributors/ot-bayeux/rejections", OTHER_CONTRIBUTOR_KEY),
         ("/v1/context.jsonld", DIFFUSER_KEY),
-        ("/openapi.json", DIFFUSER_KEY),
+        ("/openapi.json", OPERATOR_KEY.value),
     ]
 
     bodies = [client.get(url, headers=as_diffuser(key)).text for url, key in requests]

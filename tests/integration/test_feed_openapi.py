@@ -21,6 +21,8 @@ from consumers.api import create_app
 from consumers.feeds import InMemoryFeedStore, hash_key
 from hub.core.diffusion import DiffusionReason
 from hub.core.offer import FieldGroup, OfferType
+from hub.registry.format import load_normandy_registry
+from hub.registry.source import FixedRegistry
 from hub.store import InMemoryStore, StoredRejection
 from tests.support.diffusion_changes import removal, upsert
 from tests.support.regional_changes import T0
@@ -43,8 +45,8 @@ def api_schema() -> OpenApiSchema:
         ],
         {},
     )
-    feeds.set_key("diffuser", DIFFUSER, hash_key(KEYS["diffuser"]))
-    feeds.set_key("contributor", CONTRIBUTOR, hash_key(KEYS["contributor"]))
+    feeds.set_key("diffuser", DIFFUSER, hash_key(KEYS["diffuser"]), at=T0)
+    feeds.set_key("contributor", CONTRIBUTOR, hash_key(KEYS["contributor"]), at=T0)
     store = InMemoryStore()
     store.record_rejections(
         [
@@ -61,7 +63,10 @@ def api_schema() -> OpenApiSchema:
         ],
         {},
     )
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(feeds, store))
+    api = create_app(
+        feeds, store, registry=FixedRegistry(load_normandy_registry()), public_docs=True
+    )
+    return schemathesis.openapi.from_asgi("/openapi.json", api)
 
 
 # Loaded when the module is collected: schemathesis's lazy `from_fixture` loader reads a pytest

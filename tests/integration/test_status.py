@@ -32,6 +32,8 @@ from hub.cli import app
 from hub.codec import encode_contribution
 from hub.core.contribution import Contribution, OfferCreated
 from hub.core.offer import Address, GeoPoint, Location, OfferType
+from hub.core.registry import Registry
+from hub.dashboard import OperatorKey
 from hub.deadletter import read_redrive_marks
 from hub.demo_run import prepare
 from hub.kafka_clients import (
@@ -51,6 +53,7 @@ from hub.operations.status import (
     sql_sources,
 )
 from hub.registry.format import load_normandy_registry
+from hub.registry.source import FixedRegistry
 from hub.settings import Settings
 from hub.stages.groups import group_of
 from hub.store import InMemoryStore
@@ -318,13 +321,22 @@ def test_sitn_status_prints_every_section_on_one_screen(stack: Stack, kafka_boot
     assert "store: offers by type and department" in result.stdout
 
 
+OPERATOR_KEY = OperatorKey("operator-key-for-the-status-tests", "tests")
+
+
 @pytest.fixture
 def metrics_url(stack: Stack) -> Iterator[str]:
     """The feed API with /metrics over the stack's sources, served by uvicorn on a free port."""
     port = free_port()
     with sql_sources(stack.settings) as sources:
         config = uvicorn.Config(
-            create_app(sources.feeds, sources.store, metrics=sources),
+            create_app(
+                sources.feeds,
+                sources.store,
+                registry=FixedRegistry(Registry()),
+                operator_key=OPERATOR_KEY,
+                metrics=sources,
+            ),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -346,7 +358,9 @@ def metrics_url(stack: Stack) -> Iterator[str]:
 
 
 def scrape(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our own http URL
+    bearer = {"Authorization": f"Bearer {OPERATOR_KEY.value}"}  # /metrics is the operators'
+    request = urllib.request.Request(url, headers=bearer)  # noqa: S310 - our own http URL
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own http URL
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     return {

@@ -1,4 +1,4 @@
-"""Where the dashboard finds the registry it names organisations, conventions and diffusers with.
+"""Where the dashboard and the feed API find the registry in force (names; who may hold a key).
 
 `TopicRegistry` reads `sitn.registry` (the registry the worker judges with) and keeps it for
 `max_age` seconds, so a page costs no broker round trip most of the time. A broker that does not
