@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from hub.broker import LocalBroker
 from hub.codec import current_schema, encode_contribution
 from hub.core.territory import Territory
-from hub.kafka_clients import ensure_topics, make_consumer, make_producer
+from hub.kafka_clients import ensure_topics, make_consumer, make_producer, security_options
 from hub.reference import load_normandy_territory
 from hub.topics import OFFER_PARTITIONS, contrib_topic, contributor_topic_spec
 from producers.demo import as_change, as_contribution, creations, generate_offers
@@ -121,6 +121,7 @@ async def run_raw_transactional(bootstrap: str, topic: str, work: Workload) -> f
     started = time.perf_counter()
     # The settings of `Publisher._start_producer`, so only the publisher's own work differs.
     producer = AIOKafkaProducer(
+        **security_options(),
         bootstrap_servers=bootstrap,
         client_id="sitn-bench-raw-txn",
         acks="all",

@@ -41,7 +41,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from sqlalchemy import delete
 
@@ -50,7 +49,7 @@ from consumers.feeds.port import TimelineRow
 from consumers.feeds.sql import SqlFeedStore
 from hub.collection_processor import CollectionProcessor, ledger_outputs
 from hub.demo_run import end_offsets, prepare
-from hub.kafka_clients import ensure_topics, make_producer
+from hub.kafka_clients import ensure_topics, make_admin, make_producer
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline
 from hub.store.sql import SqlStore
@@ -180,7 +179,7 @@ async def drop_boundary_facts(bootstrap: str) -> None:
     """`sitn.collection.boundaries` deleted and created again empty, as a hub older than it
     left things: its partitions were never written, so the scheduler decodes ledger entries."""
     print("deleting the boundary facts (not timed) ...")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-bench-restart")
+    admin = make_admin(bootstrap, client_id="sitn-bench-restart")
     await admin.start()
     try:
         await admin.delete_topics([COLLECTION_BOUNDARIES])

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import LocalBroker
-from hub.settings import Settings
+from hub.settings import LOCAL_ADMIN, Settings
 from tests.support.artifacts import saved_artifacts
 from tests.support.postgres_server import PostgresServer
 
@@ -48,6 +48,25 @@ def docker_answers() -> bool:
             return b" 200 " in sock.recv(1024)
     except OSError:
         return False
+
+
+BROKER_LOGIN = (
+    "SITN_KAFKA_SECURITY_PROTOCOL",
+    "SITN_KAFKA_SASL_MECHANISM",
+    "SITN_KAFKA_USER",
+    "SITN_KAFKA_PASSWORD_FILE",
+)
+
+
+def broker_login(broker: LocalBroker) -> dict[str, str]:
+    """The environment that makes a client log in to `broker` as its administrator."""
+    return dict(
+        zip(
+            BROKER_LOGIN,
+            ("SASL_PLAINTEXT", "SCRAM-SHA-512", LOCAL_ADMIN, str(broker.admin_password_file)),
+            strict=True,
+        )
+    )
 
 
 def make_test_broker(home: Path) -> LocalBroker:
@@ -76,9 +95,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     broker = make_test_broker(tmp_path_factory.mktemp("kafka-session"))
     broker.start()
+    # Every client of the session, in this process and in the `sitn` processes tests start,
+    # authenticates to the secured broker as its administrator, as a local hub's do.
+    saved = {name: os.environ.get(name) for name in BROKER_LOGIN}
+    os.environ.update(broker_login(broker))
     try:
         yield broker.bootstrap
     finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         broker.stop()
 
 
