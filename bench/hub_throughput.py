@@ -58,7 +58,7 @@ from hub.topics import (
 )
 from hub.worker import Worker
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 SEND_CHUNK = 2_000  # records sent before their delivery is awaited
 READ_DEADLINE = 600.0  # seconds the raw reader may take before the run is declared stuck
@@ -398,6 +398,7 @@ def main() -> None:
             else:
                 broker = make_test_broker(home / "kafka")
                 ready = broker.start().ready_seconds
+                os.environ.update(broker_login(broker))  # the round's clients log in to it
                 bootstrap, where = broker.bootstrap, f"a fresh broker ready in {ready:.1f}s"
             print(f"round {number} ({store}) on {bootstrap}, {where}")
             try:

@@ -45,7 +45,7 @@ from hub.reference import load_normandy_territory
 from hub.topics import OFFER_PARTITIONS, contrib_topic, contributor_topic_spec
 from producers.demo import as_change, as_contribution, creations, generate_offers
 from producers.publisher import DEFAULT_CHUNK, Change, Publisher, validate
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 ARMS = ("publisher", "raw", "raw-txn")
 WARMUP_EVENTS = 2_000
@@ -323,6 +323,7 @@ def main() -> None:
         else:
             broker = make_test_broker(Path(home))
             outcome = broker.start()
+            os.environ.update(broker_login(broker))  # the bench's clients log in to it
             bootstrap = broker.bootstrap
             print(f"local broker on {bootstrap}, ready in {outcome.ready_seconds:.1f}s")
         try:

@@ -62,7 +62,7 @@ from hub.topics import (
     hub_topics,
 )
 from hub.wire import decode_regional_change
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 STAGES = ("collection", "store", "diffusion", "scheduler")
 ROWS_CHUNK = 5_000
@@ -290,6 +290,7 @@ def main() -> None:
         home = Path(folder)
         broker = make_test_broker(home / "kafka")
         broker.start()
+        os.environ.update(broker_login(broker))  # this bench's clients and stages log in to it
         try:
             database_url = f"sqlite:///{home / 'store.db'}"
             offers = write_history(broker.bootstrap, database_url, args)

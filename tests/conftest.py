@@ -15,6 +15,7 @@ PostgreSQL (`postgres_url`), in this order:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -69,6 +70,22 @@ def broker_login(broker: LocalBroker) -> dict[str, str]:
     )
 
 
+@contextlib.contextmanager
+def logged_in(broker: LocalBroker) -> Iterator[None]:
+    """Meanwhile, every client built in this process, and in the `sitn` processes started with
+    its environment, logs in to `broker` as its administrator, as a local hub's clients do."""
+    saved = {name: os.environ.get(name) for name in BROKER_LOGIN}
+    os.environ.update(broker_login(broker))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def make_test_broker(home: Path) -> LocalBroker:
     settings = Settings.from_env()
     return LocalBroker(
@@ -95,18 +112,10 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     broker = make_test_broker(tmp_path_factory.mktemp("kafka-session"))
     broker.start()
-    # Every client of the session, in this process and in the `sitn` processes tests start,
-    # authenticates to the secured broker as its administrator, as a local hub's do.
-    saved = {name: os.environ.get(name) for name in BROKER_LOGIN}
-    os.environ.update(broker_login(broker))
     try:
-        yield broker.bootstrap
+        with logged_in(broker):
+            yield broker.bootstrap
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         broker.stop()
 
 
