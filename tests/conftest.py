@@ -61,6 +61,8 @@ BROKER_LOGIN = (
 
 def broker_login(broker: LocalBroker) -> dict[str, str]:
     """The environment that makes a client log in to `broker` as its administrator."""
+    if not broker.secured:
+        return dict(zip(BROKER_LOGIN, ("PLAINTEXT", "", "", ""), strict=True))
     return dict(
         zip(
             BROKER_LOGIN,
@@ -86,9 +88,10 @@ def logged_in(broker: LocalBroker) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def make_test_broker(home: Path) -> LocalBroker:
+def make_test_broker(home: Path, *, secured: bool = True) -> LocalBroker:
     settings = Settings.from_env()
     return LocalBroker(
+        secured=secured,
         home=home,
         cache_dir=settings.cache_dir,
         port=free_port(),

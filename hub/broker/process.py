@@ -34,6 +34,7 @@ from hub.settings import LOCAL_ADMIN
 
 HOST = "127.0.0.1"
 CONTROLLER_USER = "sitn-controller"
+_PLAIN_LISTENERS = {"listener.security.protocol.map": "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
 Progress = Callable[[str], None]
 
 
@@ -69,12 +70,15 @@ class LocalBroker:
         port: int,
         controller_port: int,
         heap: str = "512m",
+        secured: bool = True,
     ) -> None:
         self.root = home / "kafka"
         self.cache_dir = cache_dir
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
+        # False only to measure what authentication costs (bench.hub_throughput --plaintext).
+        self.secured = secured
         self.config_path = self.root / "server.properties"
         self.data_dir = self.root / "data"
         self.log_path = self.root / "broker.log"
@@ -88,6 +92,8 @@ class LocalBroker:
 
     def admin_security(self) -> KafkaSecurity:
         """How to reach this broker as its administrator (the probe and `sitn kafka` do)."""
+        if not self.secured:
+            return KafkaSecurity()
         return KafkaSecurity(
             protocol="SASL_PLAINTEXT",
             mechanism="SCRAM-SHA-512",
@@ -151,7 +157,7 @@ class LocalBroker:
             progress(f"fetched Apache Kafka with Maven in {jars.seconds:.1f}s into {jars.libs}")
         self.root.mkdir(parents=True, exist_ok=True)
         formatted = (self.data_dir / "meta.properties").exists()
-        if formatted and not self.admin_password_file.exists():
+        if self.secured and formatted and not self.admin_password_file.exists():
             raise BrokerError(
                 f"the broker's data in {self.data_dir} was made before the local broker required "
                 "authentication, and its administrator can only be created with new storage; "
@@ -184,16 +190,40 @@ class LocalBroker:
         log4j.write_bytes(
             importlib.resources.files("hub.broker").joinpath("log4j.properties").read_bytes()
         )
-        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
-        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            **(self._secured_listeners(admin, controller) if self.secured else _PLAIN_LISTENERS),
             "listeners": f"CLIENT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"CLIENT://{HOST}:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "CLIENT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "1",
+            # A single node: every internal topic must live with one replica (architecture §8).
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            # Consumers of a fresh group should not wait 3s for peers that never come.
+            "group.initial.rebalance.delay.ms": "0",
+            # Our topics are created on purpose (hub.kafka_clients.ensure_topics), never by typo.
+            "auto.create.topics.enable": "false",
+        }
+        # It holds the passwords of the broker's own logins: readable by its owner only.
+        _write_private(
+            self.config_path, "".join(f"{key}={value}\n" for key, value in lines.items())
+        )
+
+    @staticmethod
+    def _secured_listeners(admin: str, controller: str) -> dict[str, str]:
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return {
             "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
             # Clients and the broker itself authenticate with SCRAM, whose credentials live in
             # the metadata log; the controller cannot read that log before it authenticates, so
@@ -215,25 +245,7 @@ class LocalBroker:
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found": "false",
             "super.users": f"User:{LOCAL_ADMIN};User:{CONTROLLER_USER}",
-            "log.dirs": str(self.data_dir),
-            "num.partitions": "1",
-            # A single node: every internal topic must live with one replica (architecture §8).
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "default.replication.factor": "1",
-            "min.insync.replicas": "1",
-            # Consumers of a fresh group should not wait 3s for peers that never come.
-            "group.initial.rebalance.delay.ms": "0",
-            # Our topics are created on purpose (hub.kafka_clients.ensure_topics), never by typo.
-            "auto.create.topics.enable": "false",
         }
-        # It holds the passwords of the broker's own logins: readable by its owner only.
-        _write_private(
-            self.config_path, "".join(f"{key}={value}\n" for key, value in lines.items())
-        )
 
     def _classpath_command(self, java: str, libs: Path) -> list[str]:
         return [
@@ -246,6 +258,10 @@ class LocalBroker:
 
     def _format(self, java: str, libs: Path, admin: str) -> None:
         cluster_id = new_cluster_id()
+        # The administrator's SCRAM credential, in the metadata from its first record.
+        scram = ["--add-scram", f"SCRAM-SHA-512=[name={LOCAL_ADMIN},password={admin}]"]
+        if not self.secured:
+            scram = []
         result = subprocess.run(
             [
                 *self._classpath_command(java, libs),
@@ -256,9 +272,7 @@ class LocalBroker:
                 "-c",
                 str(self.config_path),
                 "--ignore-formatted",
-                # The administrator's SCRAM credential, in the metadata from the first record.
-                "--add-scram",
-                f"SCRAM-SHA-512=[name={LOCAL_ADMIN},password={admin}]",
+                *scram,
             ],
             capture_output=True,
             text=True,
