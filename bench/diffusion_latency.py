@@ -105,7 +105,7 @@ from producers.demo import (
     generate_changes,
     generate_offers,
 )
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 # The shipped diffuser whose convention covers every type, department, public group and language.
 WATCHED_SHIPPED = ("site-crt-normandie",)
@@ -885,6 +885,7 @@ def main() -> None:
         else:
             broker = make_test_broker(home / "kafka")
             ready = broker.start().ready_seconds
+            os.environ.update(broker_login(broker))  # the bench's clients and stages log in to it
             bootstrap, where = broker.bootstrap, f"a fresh broker ready in {ready:.1f}s"
         print(f"on {bootstrap}, {where}; load average {os.getloadavg()}")
         try:

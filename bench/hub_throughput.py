@@ -20,7 +20,10 @@ nobody wrote to: with the benchmark's own broker each round gets a fresh one; wi
 KAFKA_BOOTSTRAP_SERVERS only one round runs, and the benchmark refuses topics that hold records.
 Rounds on SQLite come first, then one on PostgreSQL if `--postgres URL` names an empty database.
 Prints only; asserts nothing about time.
-Usage: `python -m bench.hub_throughput [--offers N] [--changes M] [--rounds R] [--postgres URL]`.
+With `--plaintext`, each SQLite round is followed by the same on a broker without authentication,
+and the SASL / PLAINTEXT ratios of both rates are printed: what authenticating every client costs.
+Usage: `python -m bench.hub_throughput [--offers N] [--changes M] [--rounds R] [--postgres URL]
+[--plaintext]`.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +61,7 @@ from hub.topics import (
 )
 from hub.worker import Worker
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 SEND_CHUNK = 2_000  # records sent before their delivery is awaited
 READ_DEADLINE = 600.0  # seconds the raw reader may take before the run is declared stuck
@@ -103,6 +106,7 @@ class HubMeasure(Measure):
 class Round:
     number: int
     store: str
+    broker: str = "SASL"  # how its clients reached the broker: SASL/SCRAM, or PLAINTEXT
     raw: list[Measure] = field(default_factory=list)
     hub: HubMeasure | None = None
 
@@ -317,7 +321,7 @@ def require_empty_database(url: str) -> None:
 
 def report(rounds: Sequence[Round], work: Workload) -> None:
     print(
-        f"\n{'round':<6}{'store':<9}{'measure':<22}{'records':>9}{'seconds':>9}"
+        f"\n{'round':<6}{'store':<9}{'broker':<11}{'measure':<22}{'records':>9}{'seconds':>9}"
         f"{'rate/s':>10}{'(b)/(a)':>9}"
     )
     for r in rounds:
@@ -327,7 +331,8 @@ def report(rounds: Sequence[Round], work: Workload) -> None:
         for m in ordered:
             ratio = f"{m.rate / raw_rate:>9.3f}" if m is r.hub else ""
             print(
-                f"{r.number:<6}{r.store:<9}{m.label:<22}{m.records:>9,}{m.seconds:>9.2f}"
+                f"{r.number:<6}{r.store:<9}{r.broker:<11}{m.label:<22}{m.records:>9,}"
+                f"{m.seconds:>9.2f}"
                 f"{m.rate:>10,.0f}{ratio}"
             )
         hub = r.hub
@@ -346,7 +351,24 @@ def report(rounds: Sequence[Round], work: Workload) -> None:
     )
     for r in rounds:
         assert r.hub is not None
-        print(f"round {r.number} ({r.store}) worker: {r.hub.summary}")
+        print(f"round {r.number} ({r.store}, {r.broker}) worker: {r.hub.summary}")
+    by_way = {
+        way: [r for r in rounds if r.broker == way and r.store == "sqlite"]
+        for way in ("SASL", "PLAINTEXT")
+    }
+    if all(by_way.values()):
+
+        def mean(way: str, rate: Callable[[Round], float]) -> float:
+            return statistics.fmean(rate(r) for r in by_way[way])
+
+        for label, rate in (
+            ("raw consume+decode", lambda r: statistics.fmean(m.rate for m in r.raw)),
+            ("rules -> store", lambda r: r.hub.rate if r.hub else 0.0),
+        ):
+            print(
+                f"SASL / PLAINTEXT, {label}: {mean('SASL', rate) / mean('PLAINTEXT', rate):.3f} "
+                f"({mean('SASL', rate):,.0f} / {mean('PLAINTEXT', rate):,.0f} per s, SQLite rounds)"
+            )
     built = ", ".join(
         f"{count} {rule}" for rule, count in sorted(work.built_to_be_rejected.items())
     )
@@ -368,10 +390,17 @@ def main() -> None:
         "--rounds", type=int, default=2, help="rounds on SQLite, each on a fresh broker"
     )
     parser.add_argument("--postgres", metavar="URL", help="also one round on this empty database")
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="follow each round on a broker of its own by the same on a broker without "
+        "authentication, to show what SASL costs",
+    )
     args = parser.parse_args()
     if args.offers < 1 or args.changes < 0 or args.rounds < 0:
         parser.error("--offers must be at least 1, --changes and --rounds at least 0")
     stores = ["sqlite"] * args.rounds + (["postgres"] if args.postgres else [])
+    brokers = ["SASL", "PLAINTEXT"] if args.plaintext else ["SASL"]
     if not stores:
         parser.error("nothing to measure: give --rounds 1 or more, or --postgres URL")
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -387,19 +416,22 @@ def main() -> None:
     work = build_workload(args.offers, args.changes, args.seed)
     rounds: list[Round] = []
     with tempfile.TemporaryDirectory(prefix="sitn-bench-hub-") as temp:
-        for number, store in enumerate(stores, start=1):
+        plan = [(store, way) for store in stores for way in brokers]
+        plan = [(store, way) for store, way in plan if store == "sqlite" or way == "SASL"]
+        for number, (store, way) in enumerate(plan, start=1):
             home = Path(temp) / f"round-{number}"
             home.mkdir()
             url = args.postgres if store == "postgres" else f"sqlite:///{home / 'store.db'}"
-            round_ = Round(number, store)
+            round_ = Round(number, store, way)
             broker: LocalBroker | None = None
             if configured:
                 bootstrap, where = configured, "KAFKA_BOOTSTRAP_SERVERS"
             else:
-                broker = make_test_broker(home / "kafka")
+                broker = make_test_broker(home / "kafka", secured=way == "SASL")
                 ready = broker.start().ready_seconds
+                os.environ.update(broker_login(broker))  # the round's clients log in to it
                 bootstrap, where = broker.bootstrap, f"a fresh broker ready in {ready:.1f}s"
-            print(f"round {number} ({store}) on {bootstrap}, {where}")
+            print(f"round {number} ({store}, {way}) on {bootstrap}, {where}")
             try:
                 asyncio.run(run_round(bootstrap, work, round_, home, url))
             finally:

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from sqlalchemy import Engine, Table, create_engine, func, select
 
+from hub.kafka_clients import make_admin
 from hub.settings import Settings
 from hub.stages.groups import COLLECTION_GROUP
 from hub.store.positions import read_positions
@@ -201,9 +202,7 @@ class StageProcesses:
                 stdout=log,
                 stderr=log,
             )
-        self.admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.bootstrap_servers, client_id="sitn-bench-progress"
-        )
+        self.admin = make_admin(self.settings.bootstrap_servers, client_id="sitn-bench-progress")
         await self.admin.start()
         # The supervisor migrates the store before it starts a stage: wait for the tables.
         while not self.store_path.exists() or not await asyncio.to_thread(self._has_tables):

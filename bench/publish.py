@@ -40,12 +40,12 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from hub.broker import LocalBroker
 from hub.codec import current_schema, encode_contribution
 from hub.core.territory import Territory
-from hub.kafka_clients import ensure_topics, make_consumer, make_producer
+from hub.kafka_clients import ensure_topics, make_consumer, make_producer, security_options
 from hub.reference import load_normandy_territory
 from hub.topics import OFFER_PARTITIONS, contrib_topic, contributor_topic_spec
 from producers.demo import as_change, as_contribution, creations, generate_offers
 from producers.publisher import DEFAULT_CHUNK, Change, Publisher, validate
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 ARMS = ("publisher", "raw", "raw-txn")
 WARMUP_EVENTS = 2_000
@@ -121,6 +121,7 @@ async def run_raw_transactional(bootstrap: str, topic: str, work: Workload) -> f
     started = time.perf_counter()
     # The settings of `Publisher._start_producer`, so only the publisher's own work differs.
     producer = AIOKafkaProducer(
+        **security_options(),
         bootstrap_servers=bootstrap,
         client_id="sitn-bench-raw-txn",
         acks="all",
@@ -322,6 +323,7 @@ def main() -> None:
         else:
             broker = make_test_broker(Path(home))
             outcome = broker.start()
+            os.environ.update(broker_login(broker))  # the bench's clients log in to it
             bootstrap = broker.bootstrap
             print(f"local broker on {bootstrap}, ready in {outcome.ready_seconds:.1f}s")
         try:

@@ -40,7 +40,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hub.codec import encode_contribution
@@ -48,6 +47,7 @@ from hub.collection_processor import CollectionProcessor, Inbound
 from hub.kafka_clients import (
     TopicSpec,
     ensure_topics,
+    make_admin,
     make_consumer,
     make_producer,
     topic_partitions,
@@ -180,7 +180,7 @@ async def judge_and_send(
 
 async def topic_total(bootstrap: str, topic: str) -> int | None:
     """Records on `topic` (no transactions: end offsets count records), None if it is absent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-bench-admin")
+    admin = make_admin(bootstrap, client_id="sitn-bench-admin")
     await admin.start()
     try:
         if topic not in await admin.list_topics():
@@ -198,7 +198,7 @@ async def topic_total(bootstrap: str, topic: str) -> int | None:
 
 
 async def delete_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-bench-admin")
+    admin = make_admin(bootstrap, client_id="sitn-bench-admin")
     await admin.start()
     try:
         await admin.delete_topics([topic])

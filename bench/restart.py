@@ -20,14 +20,18 @@ includes saving every offer's row, and gives the read alone), unless `--no-histo
 scheduler again with `sitn.collection.boundaries` deleted (an older hub's ledger alone: it decodes
 every entry), unless `--no-older-ledger`.
 Prints only; asserts nothing about time.
+With `--keep DIR`, the history is written into DIR once and reused by later runs given the same
+DIR and sizes (the broker restarts on its data), so stage starts can be timed again on a quiet
+machine without writing for a quarter of an hour; the two runs that alter it are then skipped.
 Usage: `python -m bench.restart [--changes N] [--versions V] [--seed S] [--processes P]
-[--starts K] [--no-history] [--no-older-ledger]`.
+[--starts K] [--no-history] [--no-older-ledger] [--keep DIR]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import re
@@ -41,7 +45,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from sqlalchemy import delete
 
@@ -50,7 +53,7 @@ from consumers.feeds.port import TimelineRow
 from consumers.feeds.sql import SqlFeedStore
 from hub.collection_processor import CollectionProcessor, ledger_outputs
 from hub.demo_run import end_offsets, prepare
-from hub.kafka_clients import ensure_topics, make_producer
+from hub.kafka_clients import ensure_topics, make_admin, make_producer
 from hub.registry.format import load_normandy_registry
 from hub.store.schema import diffusion_timeline
 from hub.store.sql import SqlStore
@@ -63,7 +66,7 @@ from hub.topics import (
     hub_topics,
 )
 from hub.wire import decode_regional_change
-from tests.conftest import make_test_broker
+from tests.conftest import broker_login, make_test_broker
 
 STAGES = ("collection", "store", "diffusion", "scheduler")
 ROWS_CHUNK = 5_000
@@ -180,7 +183,7 @@ async def drop_boundary_facts(bootstrap: str) -> None:
     """`sitn.collection.boundaries` deleted and created again empty, as a hub older than it
     left things: its partitions were never written, so the scheduler decodes ledger entries."""
     print("deleting the boundary facts (not timed) ...")
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-bench-restart")
+    admin = make_admin(bootstrap, client_id="sitn-bench-restart")
     await admin.start()
     try:
         await admin.delete_topics([COLLECTION_BOUNDARIES])
@@ -271,6 +274,22 @@ def report(starts: Sequence[Start], offers: int, changes: int) -> None:
         print(f"  diffusion from its rows / from the history: {rows.seconds / history.seconds:.2f}")
 
 
+def kept_or_written(home: Path, bootstrap: str, database_url: str, args: argparse.Namespace) -> int:
+    """The offers of the history in `home`: written now, or by an earlier run of the same size."""
+    marker = home / "history.txt"
+    wanted = f"{args.changes} changes, {args.versions} versions, seed {args.seed}"
+    if marker.exists():
+        kept, count = marker.read_text().rsplit(": ", 1)
+        if kept != wanted:
+            raise SystemExit(f"{home} holds {kept}, not {wanted}: give another --keep folder")
+        print(f"reusing the history in {home} ({kept}: {int(count):,} offers; not timed)")
+        return int(count)
+    offers = write_history(bootstrap, database_url, args)
+    if args.keep is not None:
+        marker.write_text(f"{wanted}: {offers}")
+    return offers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=1_000_000)
@@ -286,14 +305,26 @@ def main() -> None:
         action="store_true",
         help="skip the scheduler on a ledger without boundary facts beside it",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="write the history into DIR once and reuse it later (skips the runs that alter it)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sitn-bench-restart-") as folder:
-        home = Path(folder)
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sitn-bench-")))
+        else:
+            home = args.keep.absolute()
+            home.mkdir(parents=True, exist_ok=True)
+            args.no_history = args.no_older_ledger = True
         broker = make_test_broker(home / "kafka")
         broker.start()
+        os.environ.update(broker_login(broker))  # this bench's clients and stages log in to it
         try:
             database_url = f"sqlite:///{home / 'store.db'}"
-            offers = write_history(broker.bootstrap, database_url, args)
+            offers = kept_or_written(home, broker.bootstrap, database_url, args)
             env = {
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,

@@ -44,7 +44,13 @@ from hub.codec import (
     decode_customer_record,
     writer_schema_of,
 )
-from hub.kafka_clients import TopicSpec, ensure_topics, make_consumer, topic_partitions
+from hub.kafka_clients import (
+    TopicSpec,
+    ensure_topics,
+    make_consumer,
+    security_options,
+    topic_partitions,
+)
 from hub.topics import CONTRIB_PREFIX, DEADLETTER
 
 REDRIVES: Final = "sitn.deadletter.redrives"
@@ -189,6 +195,7 @@ async def redrive(
     await _check_origins(bootstrap, chosen)
     await ensure_topics(bootstrap, [redrives_topic_spec(redrives_topic)])
     producer = AIOKafkaProducer(
+        **security_options(),
         bootstrap_servers=bootstrap,
         client_id="sitn-deadletter",
         acks="all",

@@ -17,12 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
+from hub.kafka_clients import ensure_topics, make_admin, make_consumer, topic_partitions
 from hub.registry.topic import apply_registry
 from hub.settings import Settings
 from hub.stages.groups import DEFAULT_PREFIX, group_of
@@ -169,7 +168,7 @@ async def prepare(bootstrap: str, registry: Registry) -> int:
 
 
 async def contributor_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-demo")
+    admin = make_admin(bootstrap, client_id="sitn-demo")
     await admin.start()
     try:
         return sorted(t for t in await admin.list_topics() if t.startswith(CONTRIB_PREFIX))
@@ -179,7 +178,7 @@ async def contributor_topics(bootstrap: str) -> list[str]:
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """What `group` committed, per partition (nothing while its coordinator is not up)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-demo")
+    admin = make_admin(bootstrap, client_id="sitn-demo")
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
+
+from hub.kafka_security import KafkaSecurity, client_options
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,18 @@ class TopicSpec:
     config: tuple[tuple[str, str], ...] = ()
 
 
-def make_producer(bootstrap: str, *, client_id: str = "sitn-hub") -> AIOKafkaProducer:
+def security_options(security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """The keyword arguments that authenticate a client: `security`'s, else the environment's
+    (`hub.kafka_security`). Every client the hub builds, here or elsewhere, passes them."""
+    return client_options() if security is None else security.options()
+
+
+def make_producer(
+    bootstrap: str, *, client_id: str = "sitn-hub", security: KafkaSecurity | None = None
+) -> AIOKafkaProducer:
     """An idempotent producer that waits for every in-sync replica (acks=all)."""
     return AIOKafkaProducer(
+        **security_options(security),
         bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
@@ -38,10 +50,15 @@ def make_producer(bootstrap: str, *, client_id: str = "sitn-hub") -> AIOKafkaPro
 
 
 def make_consumer(
-    bootstrap: str, *, group_id: str | None, client_id: str = "sitn-hub"
+    bootstrap: str,
+    *,
+    group_id: str | None,
+    client_id: str = "sitn-hub",
+    security: KafkaSecurity | None = None,
 ) -> AIOKafkaConsumer:
     """A consumer that never commits on its own: callers commit after the outcome is durable."""
     return AIOKafkaConsumer(
+        **security_options(security),
         bootstrap_servers=bootstrap,
         client_id=client_id,
         group_id=group_id,
@@ -51,10 +68,21 @@ def make_consumer(
     )
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
+def make_admin(
+    bootstrap: str, *, client_id: str = "sitn-admin", security: KafkaSecurity | None = None
+) -> AIOKafkaAdminClient:
+    """An admin client, authenticated like every other."""
+    return AIOKafkaAdminClient(
+        **security_options(security), bootstrap_servers=bootstrap, client_id=client_id
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], *, security: KafkaSecurity | None = None
+) -> list[str]:
     """Create the topics that do not exist yet; return the names that were created."""
     wanted = list(specs)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    admin = make_admin(bootstrap, security=security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -85,7 +113,7 @@ async def topic_partitions(bootstrap: str, topics: Iterable[str]) -> list[TopicP
     freshly started consumer would see none; raises `KafkaError` naming a topic that is missing.
     """
     wanted = list(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    admin = make_admin(bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics(wanted)

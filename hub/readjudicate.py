@@ -37,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from hub.codec import DecodeError, decode_contribution, writer_schema_of
@@ -55,7 +54,7 @@ from hub.core.readjudication import (
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.kafka_clients import make_consumer, topic_partitions
+from hub.kafka_clients import make_admin, make_consumer, security_options, topic_partitions
 from hub.record_error import RecordError
 from hub.reference import load_normandy_territory
 from hub.registry.topic import read_registry_topic
@@ -183,7 +182,7 @@ async def _refuse_if_running(bootstrap: str, group: str) -> None:
 
 async def group_members(bootstrap: str, group: str) -> int:
     """How many members consumer group `group` has now (0 for an empty or unknown group)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-readjudicate")
+    admin = make_admin(bootstrap, client_id="sitn-readjudicate")
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])
@@ -195,7 +194,7 @@ async def group_members(bootstrap: str, group: str) -> int:
 
 
 async def _contribution_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-readjudicate")
+    admin = make_admin(bootstrap, client_id="sitn-readjudicate")
     await admin.start()
     try:
         names = await admin.list_topics()
@@ -205,7 +204,7 @@ async def _contribution_topics(bootstrap: str) -> list[str]:
 
 
 async def _committed(bootstrap: str, group: str, topics: Sequence[str]) -> dict[Position, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-readjudicate")
+    admin = make_admin(bootstrap, client_id="sitn-readjudicate")
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -314,6 +313,7 @@ async def _produce(changes: Sequence[RegionalChange], bootstrap: str) -> None:
     ledger = await read_prefix(bootstrap, COLLECTION_STATE, decode_offer_entry)
     entries = {entry.offer_id: entry for entry in ledger.values}
     producer = AIOKafkaProducer(
+        **security_options(),
         bootstrap_servers=bootstrap,
         client_id="sitn-readjudicate",
         transactional_id="sitn-readjudicate",

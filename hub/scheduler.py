@@ -50,7 +50,7 @@ from hub.core.diffusion_rules import BoundaryFacts, boundary_facts
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.garbage_collector import collector_paused
-from hub.kafka_clients import make_producer
+from hub.kafka_clients import make_producer, security_options
 from hub.topic_reader import read_prefix, read_prefix_records
 from hub.topics import (
     COLLECTION_BOUNDARIES,
@@ -141,6 +141,7 @@ class Scheduler:
         """Follow the regional changes as a member of `group_id`: instances share the offers by
         partition, and each ticks only the offers of the partitions it holds."""
         consumer = AIOKafkaConsumer(
+            **security_options(),
             bootstrap_servers=self.bootstrap,
             client_id=self.group_id,
             group_id=self.group_id,

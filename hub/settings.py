@@ -17,6 +17,8 @@ from typing import Final, TypeAlias
 
 DEFAULT_KAFKA_PORT = 9092
 DEFAULT_MAX_BODY = 1024 * 1024
+# The local broker's administrator (its only super user besides the controller's own).
+LOCAL_ADMIN = "sitn-admin"
 DEFAULT_CONTROLLER_PORT = 9093
 
 # Every variable the hub reads, with what it means; `sitn --help` and the README list them too.
@@ -42,6 +44,15 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_API_PUBLIC_METRICS": "1: the API's /metrics needs no key (default 0: the operator key)",
     "SITN_API_MAX_BODY": f"largest request body the API reads, in bytes (default "
     f"{DEFAULT_MAX_BODY}); a larger one is refused 413",
+    "SITN_KAFKA_SECURITY_PROTOCOL": "how clients reach Kafka: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL "
+    "or SSL (default: SASL_PLAINTEXT for the local broker, PLAINTEXT for another one)",
+    "SITN_KAFKA_SASL_MECHANISM": "SASL mechanism: SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN",
+    "SITN_KAFKA_USER": f"the Kafka principal clients authenticate as (default {LOCAL_ADMIN}, the "
+    "local broker's administrator)",
+    "SITN_KAFKA_PASSWORD_FILE": "file holding that principal's password, mode 600 (default: "
+    "SITN_HOME/kafka/credentials/<user>.password, written by `sitn kafka start`)",
+    "SITN_KAFKA_CA_FILE": "CA certificate (PEM) that signed the brokers' certificates, for "
+    "SASL_SSL and SSL (default: the system's trust store)",
 }
 
 WEBHOOK_ALLOW_VARIABLE: Final = "SITN_WEBHOOK_ALLOW"
@@ -190,6 +201,12 @@ class Settings:
     api_public_docs: bool = False
     api_public_metrics: bool = False
     api_max_body: int = DEFAULT_MAX_BODY
+    # How clients authenticate (`hub.kafka_security`); the password stays in its file.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_user: str = LOCAL_ADMIN
+    kafka_password_file: Path | None = None
+    kafka_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -203,14 +220,30 @@ class Settings:
                 f"SITN_KAFKA_PORT and SITN_KAFKA_CONTROLLER_PORT are both {kafka_port}; "
                 "the broker needs two different ports"
             )
+        bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS") or None
+        user = env.get("SITN_KAFKA_USER") or LOCAL_ADMIN
+        password_file = env.get("SITN_KAFKA_PASSWORD_FILE")
+        ca_file = env.get("SITN_KAFKA_CA_FILE")
         return cls(
+            # The local broker (also when named, as `sitn kafka start` prints it) only takes
+            # SASL; another broker is assumed plain until told otherwise.
+            kafka_security_protocol=env.get("SITN_KAFKA_SECURITY_PROTOCOL")
+            or (
+                "SASL_PLAINTEXT" if bootstrap in (None, f"127.0.0.1:{kafka_port}") else "PLAINTEXT"
+            ),
+            kafka_sasl_mechanism=env.get("SITN_KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512",
+            kafka_user=user,
+            kafka_password_file=Path(password_file).expanduser()
+            if password_file
+            else home.absolute() / "kafka" / "credentials" / f"{user}.password",
+            kafka_ca_file=Path(ca_file).expanduser() if ca_file else None,
             home=home.absolute(),
             home_origin=home_origin,
             cache_dir=cache.absolute(),
             kafka_port=kafka_port,
             controller_port=controller_port,
             kafka_heap=env.get("SITN_KAFKA_HEAP") or "512m",
-            bootstrap_override=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            bootstrap_override=bootstrap,
             database_url_override=env.get("SITN_DATABASE_URL") or None,
             operator_key_override=env.get("SITN_OPERATOR_KEY") or None,
             collection_deadline_ms=_deadline_ms(env),

@@ -43,7 +43,7 @@ from hub.core.contribution import (
     Payload,
 )
 from hub.core.territory import Territory
-from hub.kafka_clients import topic_partitions
+from hub.kafka_clients import security_options, topic_partitions
 from hub.topics import contrib_topic
 
 DEFAULT_CHUNK = 2000
@@ -358,6 +358,7 @@ class Publisher:
         delay = 0.5
         for attempt in range(1, self.connect_attempts + 1):
             producer = AIOKafkaProducer(
+                **security_options(),
                 bootstrap_servers=self.bootstrap,
                 client_id=f"sitn-publisher-{self.contributor}",
                 acks="all",

@@ -15,6 +15,7 @@ PostgreSQL (`postgres_url`), in this order:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from hub.broker import LocalBroker
-from hub.settings import Settings
+from hub.settings import LOCAL_ADMIN, Settings
 from tests.support.artifacts import saved_artifacts
 from tests.support.postgres_server import PostgresServer
 
@@ -50,9 +51,47 @@ def docker_answers() -> bool:
         return False
 
 
-def make_test_broker(home: Path) -> LocalBroker:
+BROKER_LOGIN = (
+    "SITN_KAFKA_SECURITY_PROTOCOL",
+    "SITN_KAFKA_SASL_MECHANISM",
+    "SITN_KAFKA_USER",
+    "SITN_KAFKA_PASSWORD_FILE",
+)
+
+
+def broker_login(broker: LocalBroker) -> dict[str, str]:
+    """The environment that makes a client log in to `broker` as its administrator."""
+    if not broker.secured:
+        return dict(zip(BROKER_LOGIN, ("PLAINTEXT", "", "", ""), strict=True))
+    return dict(
+        zip(
+            BROKER_LOGIN,
+            ("SASL_PLAINTEXT", "SCRAM-SHA-512", LOCAL_ADMIN, str(broker.admin_password_file)),
+            strict=True,
+        )
+    )
+
+
+@contextlib.contextmanager
+def logged_in(broker: LocalBroker) -> Iterator[None]:
+    """Meanwhile, every client built in this process, and in the `sitn` processes started with
+    its environment, logs in to `broker` as its administrator, as a local hub's clients do."""
+    saved = {name: os.environ.get(name) for name in BROKER_LOGIN}
+    os.environ.update(broker_login(broker))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def make_test_broker(home: Path, *, secured: bool = True) -> LocalBroker:
     settings = Settings.from_env()
     return LocalBroker(
+        secured=secured,
         home=home,
         cache_dir=settings.cache_dir,
         port=free_port(),
@@ -77,7 +116,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     broker = make_test_broker(tmp_path_factory.mktemp("kafka-session"))
     broker.start()
     try:
-        yield broker.bootstrap
+        with logged_in(broker):
+            yield broker.bootstrap
     finally:
         broker.stop()
 

@@ -29,8 +29,12 @@ from pathlib import Path
 from hub.broker.errors import BrokerError
 from hub.broker.maven import INSTALL_HINT, JarCache, ensure_kafka_jars
 from hub.broker.probe import round_trip
+from hub.kafka_security import KafkaSecurity, read_secret
+from hub.settings import LOCAL_ADMIN
 
 HOST = "127.0.0.1"
+CONTROLLER_USER = "sitn-controller"
+_PLAIN_LISTENERS = {"listener.security.protocol.map": "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
 Progress = Callable[[str], None]
 
 
@@ -66,16 +70,36 @@ class LocalBroker:
         port: int,
         controller_port: int,
         heap: str = "512m",
+        secured: bool = True,
     ) -> None:
         self.root = home / "kafka"
         self.cache_dir = cache_dir
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
+        # False only to measure what authentication costs (bench.hub_throughput --plaintext).
+        self.secured = secured
         self.config_path = self.root / "server.properties"
         self.data_dir = self.root / "data"
         self.log_path = self.root / "broker.log"
         self.pid_path = self.root / "broker.pid"
+        self.credentials_dir = self.root / "credentials"
+
+    @property
+    def admin_password_file(self) -> Path:
+        """The administrator's password (mode 600), written before the storage is formatted."""
+        return self.credentials_dir / f"{LOCAL_ADMIN}.password"
+
+    def admin_security(self) -> KafkaSecurity:
+        """How to reach this broker as its administrator (the probe and `sitn kafka` do)."""
+        if not self.secured:
+            return KafkaSecurity()
+        return KafkaSecurity(
+            protocol="SASL_PLAINTEXT",
+            mechanism="SCRAM-SHA-512",
+            user=LOCAL_ADMIN,
+            password=read_secret(self.admin_password_file, "the local broker's admin password"),
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -132,9 +156,17 @@ class LocalBroker:
         if jars.downloaded:
             progress(f"fetched Apache Kafka with Maven in {jars.seconds:.1f}s into {jars.libs}")
         self.root.mkdir(parents=True, exist_ok=True)
-        self._write_config()
-        if not (self.data_dir / "meta.properties").exists():
-            self._format(java, jars.libs)
+        formatted = (self.data_dir / "meta.properties").exists()
+        if self.secured and formatted and not self.admin_password_file.exists():
+            raise BrokerError(
+                f"the broker's data in {self.data_dir} was made before the local broker required "
+                "authentication, and its administrator can only be created with new storage; "
+                f"stop the hub and remove {self.root} (its topics go with it), then start again"
+            )
+        admin, controller = self._credentials()
+        self._write_config(admin, controller)
+        if not formatted:
+            self._format(java, jars.libs, admin)
         started = time.monotonic()
         pid = self._spawn(java, jars.libs)
         progress(f"Kafka starting on {self.bootstrap} (pid {pid}); waiting for a round-trip")
@@ -143,7 +175,17 @@ class LocalBroker:
         progress(f"Kafka ready on {self.bootstrap} in {ready:.1f}s")
         return StartOutcome(already_running=False, pid=pid, jars=jars, ready_seconds=ready)
 
-    def _write_config(self) -> None:
+    def _credentials(self) -> tuple[str, str]:
+        """The administrator's and the controller's passwords, made once (mode 600)."""
+        self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        passwords = []
+        for path in (self.admin_password_file, self.credentials_dir / "controller.password"):
+            if not path.exists():
+                _write_private(path, secrets.token_urlsafe(24) + "\n")
+            passwords.append(read_secret(path, str(path)))
+        return passwords[0], passwords[1]
+
+    def _write_config(self, admin: str, controller: str) -> None:
         log4j = self.root / "log4j.properties"
         log4j.write_bytes(
             importlib.resources.files("hub.broker").joinpath("log4j.properties").read_bytes()
@@ -152,11 +194,11 @@ class LocalBroker:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
-            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            **(self._secured_listeners(admin, controller) if self.secured else _PLAIN_LISTENERS),
+            "listeners": f"CLIENT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"CLIENT://{HOST}:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
             # A single node: every internal topic must live with one replica (architecture §8).
@@ -172,7 +214,38 @@ class LocalBroker:
             # Our topics are created on purpose (hub.kafka_clients.ensure_topics), never by typo.
             "auto.create.topics.enable": "false",
         }
-        self.config_path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+        # It holds the passwords of the broker's own logins: readable by its owner only.
+        _write_private(
+            self.config_path, "".join(f"{key}={value}\n" for key, value in lines.items())
+        )
+
+    @staticmethod
+    def _secured_listeners(admin: str, controller: str) -> dict[str, str]:
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        return {
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            # Clients and the broker itself authenticate with SCRAM, whose credentials live in
+            # the metadata log; the controller cannot read that log before it authenticates, so
+            # it uses PLAIN with one static user (KIP-900).
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.client.scram-sha-512.sasl.jaas.config": (
+                f'{scram} required username="{LOCAL_ADMIN}" password="{admin}";'
+            ),
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config": (
+                f'{plain} required username="{CONTROLLER_USER}" password="{controller}" '
+                f'user_{CONTROLLER_USER}="{controller}";'
+            ),
+            # Nothing is allowed that an ACL does not allow; only the administrator and the
+            # controller bypass ACLs (`sitn access sync` writes everyone else's).
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            "super.users": f"User:{LOCAL_ADMIN};User:{CONTROLLER_USER}",
+        }
 
     def _classpath_command(self, java: str, libs: Path) -> list[str]:
         return [
@@ -183,8 +256,12 @@ class LocalBroker:
             f"{libs}/*",
         ]
 
-    def _format(self, java: str, libs: Path) -> None:
+    def _format(self, java: str, libs: Path, admin: str) -> None:
         cluster_id = new_cluster_id()
+        # The administrator's SCRAM credential, in the metadata from its first record.
+        scram = ["--add-scram", f"SCRAM-SHA-512=[name={LOCAL_ADMIN},password={admin}]"]
+        if not self.secured:
+            scram = []
         result = subprocess.run(
             [
                 *self._classpath_command(java, libs),
@@ -195,6 +272,7 @@ class LocalBroker:
                 "-c",
                 str(self.config_path),
                 "--ignore-formatted",
+                *scram,
             ],
             capture_output=True,
             text=True,
@@ -243,7 +321,7 @@ class LocalBroker:
                     + "\n".join(self.tail_log(30))
                 )
             try:
-                asyncio.run(round_trip(self.bootstrap, seconds=10.0))
+                asyncio.run(round_trip(self.bootstrap, self.admin_security(), seconds=10.0))
                 return
             except Exception as error:
                 last_error = f"{type(error).__name__}: {error}"
@@ -314,6 +392,14 @@ def _is_our_broker(pid: int, config_path: Path) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return b"kafka.Kafka" in argv and str(config_path).encode() in argv
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only (mode 600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file kept its mode through O_CREAT
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def _port_in_use(port: int) -> bool:

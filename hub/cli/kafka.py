@@ -9,9 +9,11 @@ import typer
 
 from hub.broker import BrokerError, LocalBroker
 from hub.cli.console import err, fail, out, settings
+from hub.settings import LOCAL_ADMIN
 
 app = typer.Typer(
-    help="Run the local Apache Kafka broker (KRaft, 127.0.0.1), fetched once with Maven.",
+    help="Run the local Apache Kafka broker (KRaft, 127.0.0.1, SASL/SCRAM logins and ACLs), "
+    "fetched once with Maven.",
     no_args_is_help=True,
 )
 
@@ -38,7 +40,11 @@ def start(
     except BrokerError as error:
         fail(str(error))
     if not outcome.already_running:
+        # What a client of another program needs; the hub's own find it by themselves.
         out.print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}")
+        out.print("SITN_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT  (SCRAM-SHA-512)")
+        out.print(f"SITN_KAFKA_USER={LOCAL_ADMIN}")
+        out.print(f"SITN_KAFKA_PASSWORD_FILE={broker.admin_password_file}")
 
 
 @app.command()

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     IllegalStateError,
     InvalidProducerEpoch,
@@ -61,7 +60,7 @@ from hub.core.ledger import OfferEntry
 from hub.core.regional import RegionalChange
 from hub.core.registry import Registry
 from hub.core.territory import Territory
-from hub.kafka_clients import ensure_topics
+from hub.kafka_clients import ensure_topics, make_admin, security_options
 from hub.topic_reader import read_prefix
 from hub.topics import (
     COLLECTION_BOUNDARIES,
@@ -152,6 +151,7 @@ class CollectionStage:
     async def run(self, stop: asyncio.Event) -> None:
         await check_partition_counts(self.bootstrap)
         consumer = AIOKafkaConsumer(
+            **security_options(),
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.group_id}-consumer",
             group_id=self.group_id,
@@ -397,6 +397,7 @@ class CollectionStage:
         if not inputs <= self.consumer.assignment():
             return  # taken away since: the next rebalance says who has it
         producer = AIOKafkaProducer(
+            **security_options(),
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.group_id}-{partition}",
             transactional_id=f"{self.group_id}-{partition}",
@@ -487,7 +488,7 @@ class PartitioningError(RuntimeError):
 async def check_partition_counts(bootstrap: str) -> None:
     """Every contributor topic and offer-keyed hub topic has `OFFER_PARTITIONS` partitions, so
     one offer's records meet in one task; raises `PartitioningError` naming those that do not."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-admin")
+    admin = make_admin(bootstrap, client_id="sitn-admin")
     await admin.start()
     try:
         names = [
@@ -518,6 +519,7 @@ async def read_ledger(
     tp = TopicPartition(COLLECTION_STATE, partition)
     facts = TopicPartition(COLLECTION_BOUNDARIES, partition)
     consumer = AIOKafkaConsumer(
+        **security_options(),
         bootstrap_servers=bootstrap,
         client_id="sitn-collection-restore",
         group_id=None,

@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from consumers.diffusion_projector import DIFFUSED_TOPICS
@@ -45,7 +44,7 @@ from hub.core.diffusion import DiffusionKind
 from hub.core.offer import OfferType
 from hub.core.regional import OfferStatus
 from hub.deadletter import REDRIVES, DeadLetterError, read_redrive_marks
-from hub.kafka_clients import make_consumer, topic_partitions
+from hub.kafka_clients import make_admin, make_consumer, topic_partitions
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.settings import Settings
 from hub.stages.groups import DIFFUSION_GROUP, STORE_GROUP
@@ -360,7 +359,7 @@ class _KafkaView:
 async def _read_kafka(
     bootstrap: str, groups: tuple[str, ...] | None, since: datetime
 ) -> _KafkaView:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="sitn-status")
+    admin = make_admin(bootstrap, client_id="sitn-status")
     await admin.start()
     try:
         topics = sorted(t for t in await admin.list_topics() if t.startswith(_HUB_TOPICS))

@@ -30,7 +30,7 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 
 from hub.collection.tasks import TaskAssignor
-from hub.kafka_clients import make_producer
+from hub.kafka_clients import make_producer, security_options
 from hub.settings import DEFAULT_BATCH_MS
 from hub.topics import DEADLETTER
 from hub.wire import encode_dead_letter
@@ -93,6 +93,7 @@ class SinkRunner(Generic[T]):
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
+            **security_options(),
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
             group_id=self.group_id,

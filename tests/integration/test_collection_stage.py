@@ -29,7 +29,7 @@ from hub.topic_reader import read_prefix
 from hub.topics import COLLECTION_BOUNDARIES, COLLECTION_STATE, REGIONAL_CHANGES
 from hub.wire import decode_boundary_facts, decode_offer_entry, encode_offer_entry
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
-from tests.conftest import make_test_broker
+from tests.conftest import logged_in, make_test_broker
 from tests.support.collection_support import (
     History,
     StageProcess,
@@ -52,8 +52,9 @@ def fresh_kafka(tmp_path: Path) -> Iterator[str]:
     broker = make_test_broker(tmp_path / "kafka")
     broker.start()
     try:
-        asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
-        yield broker.bootstrap
+        with logged_in(broker):
+            asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
+            yield broker.bootstrap
     finally:
         broker.stop()
 
@@ -181,8 +182,11 @@ def test_a_backlog_is_judged_in_causal_order_and_the_same_with_five_kills(
         broker = make_test_broker(tmp_path / f"kafka-{run}")
         broker.start()
         try:
-            asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
-            histories.append(judged_backlog(broker.bootstrap, tmp_path / f"hub-{run}", kills, 7))
+            with logged_in(broker):
+                asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
+                histories.append(
+                    judged_backlog(broker.bootstrap, tmp_path / f"hub-{run}", kills, 7)
+                )
         finally:
             broker.stop()
     timed, never, deleted = backlog(0)

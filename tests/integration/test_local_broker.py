@@ -1,16 +1,23 @@
-"""The local broker's lifecycle: idempotent start, clean stop, stale pid files, clear errors."""
+"""The local broker's lifecycle (idempotent start, clean stop, stale pid files, clear errors)
+and its door: only clients that log in get through."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from hub.broker import BrokerError, LocalBroker, ensure_kafka_jars
 from hub.broker.process import new_cluster_id
+from hub.kafka_clients import make_consumer
+from hub.settings import LOCAL_ADMIN
 from tests.conftest import free_port, make_test_broker
 
 pytestmark = pytest.mark.kafka
@@ -119,3 +126,67 @@ def test_a_cluster_id_never_starts_with_a_dash_the_storage_tool_would_take_for_a
     assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
     assert {len(cluster_id) for cluster_id in ids} == {22}
     assert len(set(ids)) == len(ids)
+
+
+# ---------------------------------------------------------------- authentication
+
+
+async def produce_as(broker: LocalBroker, **login: str) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap, request_timeout_ms=5_000, **login
+    )
+    try:
+        await asyncio.wait_for(producer.start(), 20)
+        await asyncio.wait_for(producer.send_and_wait("sitn.broker.probe", b"forged"), 20)
+    finally:
+        await producer.stop()
+
+
+async def probe_records(broker: LocalBroker) -> list[bytes | None]:
+    consumer = make_consumer(broker.bootstrap, group_id=None, security=broker.admin_security())
+    await consumer.start()
+    try:
+        partition = TopicPartition("sitn.broker.probe", 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        batches = await consumer.getmany(partition, timeout_ms=2_000)
+        return [record.value for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_a_client_without_credentials_or_with_a_wrong_password_is_refused(
+    broker: LocalBroker,
+) -> None:
+    await asyncio.to_thread(broker.start)
+    with pytest.raises(KafkaError):
+        await produce_as(broker)
+    with pytest.raises(KafkaError):
+        await produce_as(
+            broker,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_plain_username=LOCAL_ADMIN,
+            sasl_plain_password="not-the-password",
+        )
+    assert b"forged" not in await probe_records(broker), "nothing landed"
+
+
+def test_the_broker_keeps_its_passwords_readable_by_its_owner_only(broker: LocalBroker) -> None:
+    broker.start()
+    private = [broker.config_path, *broker.credentials_dir.iterdir()]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in private} == {0o600}
+    assert stat.S_IMODE(broker.credentials_dir.stat().st_mode) == 0o700
+    password = broker.admin_password_file.read_text().strip()
+    assert password not in broker.log_path.read_text()
+
+
+def test_data_made_before_authentication_is_refused_saying_what_to_remove(
+    broker: LocalBroker,
+) -> None:
+    broker.data_dir.mkdir(parents=True)
+    (broker.data_dir / "meta.properties").write_text("version=1\n")
+    with pytest.raises(
+        BrokerError, match=r"before the local broker required authentication.*remove"
+    ):
+        broker.start()

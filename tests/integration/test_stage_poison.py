@@ -22,7 +22,7 @@ from hub.stages.roots import prepare_stages, run_diffusion, run_store
 from hub.store.sql import SqlStore
 from hub.topics import REGIONAL_CHANGES
 from hub.wire import encode_regional_change
-from tests.conftest import make_test_broker
+from tests.conftest import logged_in, make_test_broker
 from tests.support import examples
 from tests.support.collection_support import wait_for
 
@@ -39,17 +39,18 @@ async def stages(tmp_path: Path) -> AsyncIterator[Settings]:
     )
     stop = asyncio.Event()
     try:
-        await prepare(broker.bootstrap, load_normandy_registry())
-        # Once, before the stages start side by side, as `sitn worker` does: alembic's context
-        # is process-global, so two migrations in threads of one process trip over each other.
-        await prepare_stages(settings)
-        running = [
-            asyncio.create_task(run_store(settings, stop, "sitn")),
-            asyncio.create_task(run_diffusion(settings, stop, "sitn")),
-        ]
-        yield settings
-        stop.set()
-        await asyncio.gather(*running)
+        with logged_in(broker):
+            await prepare(broker.bootstrap, load_normandy_registry())
+            # Once, before the stages start side by side, as `sitn worker` does: alembic's context
+            # is process-global, so two migrations in threads of one process trip over each other.
+            await prepare_stages(settings)
+            running = [
+                asyncio.create_task(run_store(settings, stop, "sitn")),
+                asyncio.create_task(run_diffusion(settings, stop, "sitn")),
+            ]
+            yield settings
+            stop.set()
+            await asyncio.gather(*running)
     finally:
         stop.set()
         await asyncio.to_thread(broker.stop)

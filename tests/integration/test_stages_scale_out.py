@@ -32,7 +32,7 @@ from hub.stages.groups import COLLECTION_GROUP
 from hub.store.sql import SqlStore
 from hub.topics import DIFFUSION_TICKS, REGIONAL_CHANGES, REJECTIONS
 from producers.demo import as_contribution, creations, generate_changes, generate_offers
-from tests.conftest import make_test_broker
+from tests.conftest import logged_in, make_test_broker
 from tests.support.collection_support import (
     StageProcess,
     caught_up,
@@ -115,41 +115,44 @@ def run_hub(home: Path, database_url: str, instances: int, kill_one_of_each: boo
         for n in range(instances)
     ]
     try:
-        asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
-        with SqlStore(database_url) as store, SqlFeedStore(database_url) as feeds:
-            store.migrate()  # once, before the instances start side by side
-            feeds.migrate()
-        for stage in stages:
-            stage.start()
-        first, second, third = waves()
-        asyncio.run(publish(broker.bootstrap, first))
-
-        running = list(stages)
-
-        async def projected() -> bool:
-            for stage in running:
-                stage.assert_running()  # a stage that died cannot catch up: say why at once
-            return await everything_projected(broker.bootstrap, database_url)
-
-        asyncio.run(wait_for(projected, 180, "the first wave through every stage"))
-
-        async def sharing() -> bool:
+        with logged_in(broker):
+            asyncio.run(prepare(broker.bootstrap, load_normandy_registry()))
+            with SqlStore(database_url) as store, SqlFeedStore(database_url) as feeds:
+                store.migrate()  # once, before the instances start side by side
+                feeds.migrate()
             for stage in stages:
-                stage.assert_running()
-            return all(holds_partitions(stage) for stage in stages)
+                stage.start()
+            first, second, third = waves()
+            asyncio.run(publish(broker.bootstrap, first))
 
-        asyncio.run(wait_for(sharing, 60, "every instance of every stage holding partitions"))
-        asyncio.run(publish(broker.bootstrap, second))
-        if kill_one_of_each:
-            for stage in stages[::instances]:
-                stage.kill()
-                running.remove(stage)
-        asyncio.run(publish(broker.bootstrap, third))
-        asyncio.run(wait_for(projected, 240, "the second wave through every stage"))
-        history = asyncio.run(read_history(broker.bootstrap))
-        with SqlStore(database_url) as store:
-            store_digest = store.digest()
-        return Outcome(history.digest(), history.versions(), store_digest, feeds_of(database_url))
+            running = list(stages)
+
+            async def projected() -> bool:
+                for stage in running:
+                    stage.assert_running()  # a stage that died cannot catch up: say why at once
+                return await everything_projected(broker.bootstrap, database_url)
+
+            asyncio.run(wait_for(projected, 180, "the first wave through every stage"))
+
+            async def sharing() -> bool:
+                for stage in stages:
+                    stage.assert_running()
+                return all(holds_partitions(stage) for stage in stages)
+
+            asyncio.run(wait_for(sharing, 60, "every instance of every stage holding partitions"))
+            asyncio.run(publish(broker.bootstrap, second))
+            if kill_one_of_each:
+                for stage in stages[::instances]:
+                    stage.kill()
+                    running.remove(stage)
+            asyncio.run(publish(broker.bootstrap, third))
+            asyncio.run(wait_for(projected, 240, "the second wave through every stage"))
+            history = asyncio.run(read_history(broker.bootstrap))
+            with SqlStore(database_url) as store:
+                store_digest = store.digest()
+            return Outcome(
+                history.digest(), history.versions(), store_digest, feeds_of(database_url)
+            )
     finally:
         for stage in stages:
             stage.stop()

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -39,8 +38,10 @@ from hub.demo_run import prepare
 from hub.kafka_clients import (
     TopicSpec,
     ensure_topics,
+    make_admin,
     make_consumer,
     make_producer,
+    security_options,
     topic_partitions,
 )
 from hub.operations.status import (
@@ -114,7 +115,7 @@ async def ends_of(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], tu
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(bootstrap)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -456,7 +457,10 @@ async def test_transaction_markers_are_not_counted_as_lag(
     group = f"sitn-test-status-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, [TopicSpec(topic)])
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, transactional_id=group, enable_idempotence=True
+        **security_options(),
+        bootstrap_servers=kafka_bootstrap,
+        transactional_id=group,
+        enable_idempotence=True,
     )
     await producer.start()
     try:

@@ -20,12 +20,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from hub.core.collection import Rejection
 from hub.core.contribution import Contribution
-from hub.kafka_clients import make_consumer, make_producer, topic_partitions
+from hub.kafka_clients import make_admin, make_consumer, make_producer, topic_partitions
 from hub.topic_reader import read_prefix
 from hub.topics import CONTRIB_PREFIX, REGIONAL_CHANGES, REJECTIONS, contrib_topic
 from hub.wire import decode_regional_change, decode_rejection, encode_contribution
@@ -96,7 +95,7 @@ async def read_history(bootstrap: str) -> History:
 
 
 async def contributor_ends(bootstrap: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(bootstrap)
     await admin.start()
     try:
         topics = [t for t in await admin.list_topics() if t.startswith(CONTRIB_PREFIX)]
@@ -112,7 +111,7 @@ async def contributor_ends(bootstrap: str) -> dict[tuple[str, int], int]:
 
 
 async def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(bootstrap)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
