@@ -84,10 +84,16 @@ def apply(file: FileArgument, topic: TopicOption = REGISTRY) -> None:
         f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged",
         markup=False,
     )
+    config = settings()
     if topic != REGISTRY:
         return  # a staging or test topic: the broker's logins follow the real registry only
+    if not config.kafka_security_protocol.startswith("SASL"):
+        out.print(
+            f"the broker is reached with {config.kafka_security_protocol}, without logins: "
+            "no login or right to bring in line (see README, Security)"
+        )
+        return
     # Who may log in and do what follows the registry at once (`sitn access sync`).
-    config = settings()
     try:
         report = sync_with_registry(config, registry)
     except (AccessError, SettingsError, KafkaException) as error:
