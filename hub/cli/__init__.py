@@ -33,6 +33,7 @@ COMMANDS: Final = {
     "import": ("importer", "app"),
     "demo": ("demo", "app"),
     "registry": ("registry", "app"),
+    "access": ("access", "app"),
     "store": ("store", "app"),
     "api": ("api", "app"),
     "webhook": ("webhook", "app"),

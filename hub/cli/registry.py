@@ -2,7 +2,8 @@
 
 `check` needs no broker. `apply` never publishes a file with problems (it prints every one and
 exits 2); otherwise it publishes only what differs from what `sitn.registry` holds and says how
-many entries were added, changed, removed and left unchanged. `show` prints what is in force at a
+many entries were added, changed, removed and left unchanged, then brings the broker's logins and
+rights in line with it (`sitn access sync`). `show` prints what is in force at a
 date, from the topic or from a file.
 """
 
@@ -15,15 +16,19 @@ from typing import Annotated
 
 import typer
 from aiokafka.errors import KafkaError
+from confluent_kafka import KafkaException
 from rich.table import Table
 from rich.text import Text
 
+from hub.access.kafka_admin import AccessError
+from hub.cli.access import print_report, sync_with_registry
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry, Validity
 from hub.core.registry_events import RegistryChanges
 from hub.kafka_clients import ensure_topics
 from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, apply_registry, read_registry_topic
+from hub.settings import SettingsError
 from hub.topics import REGISTRY, contributor_topic_spec
 
 app = typer.Typer(
@@ -79,6 +84,24 @@ def apply(file: FileArgument, topic: TopicOption = REGISTRY) -> None:
         f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged",
         markup=False,
     )
+    config = settings()
+    if topic != REGISTRY:
+        return  # a staging or test topic: the broker's logins follow the real registry only
+    if not config.kafka_security_protocol.startswith("SASL"):
+        out.print(
+            f"the broker is reached with {config.kafka_security_protocol}, without logins: "
+            "no login or right to bring in line (see README, Security)"
+        )
+        return
+    # Who may log in and do what follows the registry at once (`sitn access sync`).
+    try:
+        report = sync_with_registry(config, registry)
+    except (AccessError, SettingsError, KafkaException) as error:
+        fail(
+            f"the registry was applied, but the broker's logins and rights were not brought in "
+            f"line ({error}); run `sitn access sync` as the broker's administrator"
+        )
+    print_report(report, config)
 
 
 @app.command()

@@ -34,7 +34,7 @@ def hub_services(services: dict[str, Any]) -> dict[str, Any]:
 def test_compose_runs_the_same_kafka_release_as_the_local_broker(services: dict[str, Any]) -> None:
     kafka = services["kafka"]
     assert kafka["image"] == f"apache/kafka:{KAFKA_VERSION}"
-    assert "9092:9092" in kafka["ports"]
+    assert "127.0.0.1:9092:9092" in kafka["ports"]
     env = kafka["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "1"
@@ -43,7 +43,7 @@ def test_compose_runs_the_same_kafka_release_as_the_local_broker(services: dict[
 
 def test_compose_offers_a_postgresql_store(services: dict[str, Any]) -> None:
     assert services["postgres"]["image"].startswith("postgres:")
-    assert "5432:5432" in services["postgres"]["ports"]
+    assert "127.0.0.1:5432:5432" in services["postgres"]["ports"]
 
 
 def test_hub_services_use_only_variables_the_hub_reads(services: dict[str, Any]) -> None:
@@ -81,3 +81,15 @@ def test_hub_services_run_real_sitn_commands(services: dict[str, Any]) -> None:
         program, *words = spec["command"]
         assert program == "sitn", name
         assert leaf_command(words) is not None, f"{name} runs `sitn {' '.join(words)}`"
+
+
+def test_published_ports_listen_on_this_machine_only(services: dict[str, Any]) -> None:
+    published = [port for spec in services.values() for port in spec.get("ports", [])]
+    assert published
+    assert all(str(port).startswith("127.0.0.1:") for port in published), published
+
+
+def test_no_password_ships_with_the_file() -> None:
+    text = COMPOSE.read_text()
+    assert "sitn:sitn@" not in text
+    assert "POSTGRES_PASSWORD: ${SITN_POSTGRES_PASSWORD:?" in text

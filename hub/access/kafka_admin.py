@@ -1,0 +1,251 @@
+"""Brings a broker's SCRAM users and ACLs in line with an `AccessPlan`, through librdkafka's admin
+client (confluent-kafka: aiokafka's has neither SCRAM users nor ACLs).
+
+Guarantees: after `sync_access`, every principal of the plan has a SCRAM-SHA-512 credential and
+exactly the plan's ACLs; a hub principal (`hub.access.plan.is_hub_principal`) the plan no longer
+names has neither credential nor ACL left, so an organisation or diffuser removed from the
+registry is refused at its next request; nothing else on the broker is touched (the
+administrator, the controller, principals an operator made by hand). A new principal's password
+is random and written to `<credentials>/<principal>.password` (mode 600) before the broker knows
+it; an existing password is kept, so a sync run again changes nothing. Blocking: call it from a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
+
+from hub.access.plan import AccessPlan, Grant, Operation, ResourceKind, is_hub_principal
+from hub.kafka_security import KafkaSecurity
+
+__all__ = ["AccessError", "SyncReport", "broker_grants", "sync_access"]
+
+_ITERATIONS: Final = 8192  # SCRAM's PBKDF2 rounds, as Kafka's own tools use
+_TIMEOUT_S: Final = 30.0
+_KINDS: Final = {
+    ResourceKind.TOPIC: ResourceType.TOPIC,
+    ResourceKind.GROUP: ResourceType.GROUP,
+    ResourceKind.TRANSACTIONAL_ID: ResourceType.TRANSACTIONAL_ID,
+}
+_OPERATIONS: Final = {
+    Operation.READ: AclOperation.READ,
+    Operation.WRITE: AclOperation.WRITE,
+    Operation.DESCRIBE: AclOperation.DESCRIBE,
+}
+
+
+class AccessError(RuntimeError):
+    """The broker refused or could not carry out a part of the synchronisation."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    users_added: tuple[str, ...]
+    users_removed: tuple[str, ...]
+    grants_added: tuple[Grant, ...]
+    grants_removed: tuple[Grant, ...]
+
+
+def sync_access(
+    plan: AccessPlan, bootstrap: str, security: KafkaSecurity, credentials: Path
+) -> SyncReport:
+    """Make the broker's hub principals and their ACLs those of `plan` (module docstring)."""
+    admin = AdminClient(_config(bootstrap, security))
+    _require_administrator(admin, security)
+    wanted = {principal.name for principal in plan.principals}
+    known = {user for user in _users(admin) if is_hub_principal(user)}
+    added = sorted(wanted - known)
+    removed = sorted(known - wanted)
+    credentials.mkdir(mode=0o700, parents=True, exist_ok=True)
+    alterations: list[UserScramCredentialUpsertion | UserScramCredentialDeletion] = [
+        UserScramCredentialUpsertion(
+            name,
+            ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _ITERATIONS),
+            _password(credentials / f"{name}.password").encode(),
+        )
+        for name in added
+    ]
+    alterations += [
+        UserScramCredentialDeletion(name, ScramMechanism.SCRAM_SHA_512) for name in removed
+    ]
+    if alterations:
+        _wait(admin.alter_user_scram_credentials(alterations), "alter SCRAM credentials")  # type: ignore[arg-type]
+    for name in removed:
+        (credentials / f"{name}.password").unlink(missing_ok=True)
+    _until_known(admin, set(added), set(removed))
+
+    present = set(_hub_grants(admin))
+    target = set(plan.grants)
+    missing = sorted(target - present)
+    extra = sorted(present - target)
+    if missing:
+        _wait(admin.create_acls([_binding(grant) for grant in missing]), "create ACLs")
+    if extra:
+        _wait(admin.delete_acls([_filter(grant) for grant in extra]), "delete ACLs")
+    return SyncReport(tuple(added), tuple(removed), tuple(missing), tuple(extra))
+
+
+def broker_grants(bootstrap: str, security: KafkaSecurity) -> tuple[Grant, ...]:
+    """The ACLs of the hub's principals on the broker, sorted (what `sitn access show` prints)."""
+    admin = AdminClient(_config(bootstrap, security))
+    _require_administrator(admin, security)
+    return tuple(sorted(_hub_grants(admin)))
+
+
+# ---------------------------------------------------------------- the broker's side
+
+
+def _config(bootstrap: str, security: KafkaSecurity) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": security.protocol,
+        "socket.timeout.ms": int(_TIMEOUT_S * 1000),
+        # librdkafka writes to stderr unless given a logger: the hub's logs stay quiet by default.
+        "logger": logging.getLogger("hub.access.librdkafka"),
+    }
+    if security.protocol.startswith("SASL"):
+        config |= {
+            "sasl.mechanisms": security.mechanism,
+            "sasl.username": security.user,
+            "sasl.password": security.password,
+        }
+    if security.ca_file is not None:
+        config["ssl.ca.location"] = str(security.ca_file)
+    return config
+
+
+def _require_administrator(admin: AdminClient, security: KafkaSecurity) -> None:
+    """Refuses, before asking anything else, a principal that may not manage users and ACLs:
+    describing SCRAM users without the right aborts the whole process in librdkafka 2.16
+    instead of failing the request, so the right is checked first, with a call that fails well."""
+    try:
+        cluster = admin.describe_cluster(include_authorized_operations=True).result(_TIMEOUT_S)
+    except KafkaException as error:
+        raise AccessError(f"cannot describe the cluster: {error}") from None
+    allowed = set(cluster.authorized_operations or ())
+    if not {AclOperation.ALTER, AclOperation.DESCRIBE} <= allowed:
+        raise AccessError(
+            f"{security.user or 'this client'} may not manage the broker's users and ACLs "
+            "(it lacks Alter and Describe on the cluster)"
+        )
+
+
+def _users(admin: AdminClient) -> list[str]:
+    future = admin.describe_user_scram_credentials()  # every user: one future
+    if not isinstance(future, Future):
+        raise AccessError("the admin client answered the users' description per user")
+    try:
+        described = future.result(_TIMEOUT_S)
+    except KafkaException as error:
+        raise AccessError(f"cannot list the broker's SCRAM users: {error}") from None
+    return list(described)
+
+
+def _until_known(admin: AdminClient, added: set[str], removed: set[str]) -> None:
+    """Returns once the broker answers with the new users and without the removed ones: the
+    controller has committed them, but a broker applies the metadata a moment later, and a
+    principal given its password must be able to log in at once."""
+    deadline = time.monotonic() + _TIMEOUT_S
+    while added or removed:
+        users = set(_users(admin))
+        if added <= users and not removed & users:
+            return
+        if time.monotonic() > deadline:
+            late = sorted((added - users) | (removed & users))
+            raise AccessError(f"the broker did not apply the credentials of {', '.join(late)}")
+        time.sleep(0.1)
+
+
+def _hub_grants(admin: AdminClient) -> list[Grant]:
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        None,  # type: ignore[arg-type]  # None matches any name, principal and host
+        ResourcePatternType.ANY,
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    try:
+        bindings: Iterable[AclBinding] = admin.describe_acls(every).result(_TIMEOUT_S)
+    except KafkaException as error:
+        raise AccessError(f"cannot list the broker's ACLs: {error}") from None
+    grants = []
+    kinds: dict[object, ResourceKind] = {kind: ours for ours, kind in _KINDS.items()}
+    operations: dict[object, Operation] = {op: ours for ours, op in _OPERATIONS.items()}
+    for binding in bindings:
+        principal = binding.principal.removeprefix("User:")
+        kind, operation = kinds.get(binding.restype), operations.get(binding.operation)
+        if not is_hub_principal(principal) or kind is None or operation is None:
+            continue  # not one of ours: an operator's own ACL is left as it is
+        prefixed = binding.resource_pattern_type == ResourcePatternType.PREFIXED
+        grants.append(Grant(principal, kind, binding.name, operation, prefixed))
+    return grants
+
+
+def _filter(grant: Grant) -> AclBindingFilter:
+    """A filter matching exactly the ACL of `grant`."""
+    return AclBindingFilter(
+        _KINDS[grant.kind],
+        grant.name,
+        ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
+        f"User:{grant.principal}",
+        "*",
+        _OPERATIONS[grant.operation],
+        AclPermissionType.ALLOW,
+    )
+
+
+def _binding(grant: Grant) -> AclBinding:
+    return AclBinding(
+        _KINDS[grant.kind],
+        grant.name,
+        ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
+        f"User:{grant.principal}",
+        "*",
+        _OPERATIONS[grant.operation],
+        AclPermissionType.ALLOW,
+    )
+
+
+def _wait(futures: Mapping[Any, Future[Any]], what: str) -> None:
+    failed = []
+    for key, future in futures.items():
+        try:
+            future.result(_TIMEOUT_S)
+        except KafkaException as error:
+            failed.append(f"{key}: {error}")
+    if failed:
+        raise AccessError(f"the broker refused to {what}: " + "; ".join(failed[:5]))
+
+
+def _password(path: Path) -> str:
+    """A new random password, in its file (mode 600) before any broker holds it."""
+    secret = secrets.token_urlsafe(24)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secret + "\n")
+    return secret

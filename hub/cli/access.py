@@ -1,0 +1,114 @@
+"""`sitn access sync|show`: the broker's principals and ACLs, made to follow the registry.
+
+`sync` reads the registry in force (from `sitn.registry`, or `--file`), creates a SCRAM user for
+each organisation (`org.<id>`), diffuser (`diffuser.<id>`) and the operator (`sitn-operator`)
+that lacks one, with its password in `SITN_HOME/kafka/credentials/<principal>.password` (mode
+600, to hand to that party), grants each exactly what `hub.access.plan` says, and removes the
+users and ACLs of those the registry no longer names. It runs as the administrator (the local
+broker's by default). `show` prints who may do what, as the broker holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from aiokafka.errors import KafkaError
+from rich.table import Table
+
+from hub.access import access_plan
+from hub.access.kafka_admin import AccessError, SyncReport, broker_grants, sync_access
+from hub.cli.console import fail, out, settings
+from hub.core.registry import Registry
+from hub.kafka_security import KafkaSecurity
+from hub.registry.format import load_registry_file
+from hub.registry.topic import read_registry_topic
+from hub.settings import Settings, SettingsError
+
+app = typer.Typer(
+    help="Give each organisation, diffuser and the operator a broker login and only its rights.",
+    no_args_is_help=True,
+)
+
+
+def credentials_dir(config: Settings) -> Path:
+    """Where `sync` writes the passwords of the principals it creates."""
+    return config.home / "kafka" / "credentials"
+
+
+def sync_with_registry(config: Settings, registry: Registry) -> SyncReport:
+    """Blocking: the broker's hub principals and ACLs made those of `registry`."""
+    return sync_access(
+        access_plan(registry),
+        config.bootstrap_servers,
+        KafkaSecurity.from_settings(config),
+        credentials_dir(config),
+    )
+
+
+def print_report(report: SyncReport, config: Settings) -> None:
+    for name in report.users_added:
+        out.print(f"+ user {name}  (password in {credentials_dir(config) / name}.password)")
+    for name in report.users_removed:
+        out.print(f"- user {name}  (its credential and rights are gone)")
+    for grant in report.grants_added:
+        out.print(f"+ {grant.principal}: {grant.describe()}", markup=False)
+    for grant in report.grants_removed:
+        out.print(f"- {grant.principal}: {grant.describe()}", markup=False)
+    out.print(
+        f"access on {config.bootstrap_servers}: {len(report.users_added)} user(s) added, "
+        f"{len(report.users_removed)} removed; {len(report.grants_added)} right(s) granted, "
+        f"{len(report.grants_removed)} withdrawn"
+    )
+
+
+@app.command()
+def sync(
+    file: Annotated[
+        Path | None, typer.Option(help="Read the registry from this file, not the topic.")
+    ] = None,
+) -> None:
+    """Make the broker's logins and rights follow the registry (idempotent)."""
+    config = settings()
+    try:
+        if file is None:
+            registry = asyncio.run(read_registry_topic(config.bootstrap_servers)).registry
+        else:
+            loaded = load_registry_file(file)
+            if isinstance(loaded, tuple):
+                problems = f"{file} has {len(loaded)} problem(s)"
+                fail(f"{problems}; see `sitn registry check {file}`", code=2)
+            registry = loaded
+        report = sync_with_registry(config, registry)
+    except SettingsError as error:
+        fail(str(error))
+    except AccessError as error:
+        fail(f"{error}; is {config.kafka_user} the broker's administrator?")
+    except (KafkaError, OSError) as error:
+        fail(f"cannot reach Kafka at {config.bootstrap_servers} ({error}); try `sitn kafka start`")
+    print_report(report, config)
+
+
+@app.command()
+def show() -> None:
+    """Print who may do what on the broker (the hub's principals only)."""
+    config = settings()
+    try:
+        grants = broker_grants(config.bootstrap_servers, KafkaSecurity.from_settings(config))
+    except SettingsError as error:
+        fail(str(error))
+    except AccessError as error:
+        fail(f"{error}; is {config.kafka_user} the broker's administrator?")
+    table = Table("principal", "may", box=None, show_edge=False)
+    by_principal: dict[str, list[str]] = {}
+    for grant in grants:
+        by_principal.setdefault(grant.principal, []).append(grant.describe())
+    for principal, rights in by_principal.items():
+        table.add_row(principal, "; ".join(rights))
+    out.print(table)
+    out.print(
+        f"{len(by_principal)} principal(s) besides the administrator, who may do everything",
+        markup=False,
+    )
