@@ -12,6 +12,7 @@ a broker named by `KAFKA_BOOTSTRAP_SERVERS` is reached as `SITN_KAFKA_SECURITY_P
 
 from __future__ import annotations
 
+import os
 import ssl
 import stat
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ __all__ = [
     "PROTOCOLS",
     "KafkaSecurity",
     "client_options",
+    "private_folder",
     "read_secret",
+    "write_secret",
 ]
 
 PROTOCOLS: Final = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
@@ -107,3 +110,19 @@ def read_secret(path: Path, variable: str) -> str:
     if not secret:
         raise SettingsError(f"{variable}: the password file {path} is empty")
     return secret
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only (mode 600), whatever mode
+    an older file had."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only its owner may open (mode 700), made if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path

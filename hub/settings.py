@@ -19,6 +19,13 @@ DEFAULT_KAFKA_PORT = 9092
 DEFAULT_MAX_BODY = 1024 * 1024
 # The local broker's administrator (its only super user besides the controller's own).
 LOCAL_ADMIN = "sitn-admin"
+
+
+def credentials_dir(home: Path) -> Path:
+    """Where the local broker and `sitn access sync` keep passwords (one file per login)."""
+    return home / "kafka" / "credentials"
+
+
 DEFAULT_CONTROLLER_PORT = 9093
 
 # Every variable the hub reads, with what it means; `sitn --help` and the README list them too.
@@ -187,7 +194,7 @@ class Settings:
     controller_port: int
     kafka_heap: str
     bootstrap_override: str | None
-    database_url_override: str | None
+    database_url_override: str | None = field(repr=False)  # it may hold a password
     # The operators' dashboard key (`hub.dashboard.access`): never part of a logged repr.
     operator_key_override: str | None = field(default=None, repr=False)
     collection_deadline_ms: int = 7 * 86_400_000
@@ -235,7 +242,7 @@ class Settings:
             kafka_user=user,
             kafka_password_file=Path(password_file).expanduser()
             if password_file
-            else home.absolute() / "kafka" / "credentials" / f"{user}.password",
+            else credentials_dir(home.absolute()) / f"{user}.password",
             kafka_ca_file=Path(ca_file).expanduser() if ca_file else None,
             home=home.absolute(),
             home_origin=home_origin,

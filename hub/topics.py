@@ -62,6 +62,26 @@ def contrib_topic(org_id: str) -> str:
     return f"{CONTRIB_PREFIX}{org_id}"
 
 
+def publisher_transactional_id(org_id: str) -> str:
+    """The transactional id of an organisation's publisher (one per organisation fences a second
+    publisher of it); its broker login may use this one only."""
+    return f"sitn-publisher-{org_id}"
+
+
+FEED_PREFIX = "sitn.feed."
+
+
+def feed_topic(diffuser_id: str) -> str:
+    """The Kafka topic of a diffuser's feed, which only that diffuser's login may read."""
+    return f"{FEED_PREFIX}{diffuser_id}"
+
+
+def connector_groups(diffuser_id: str) -> str:
+    """The prefix of the consumer groups a diffuser's connectors may use (the dot ends the id,
+    so one diffuser's prefix is never the start of another's)."""
+    return f"sitn.connect.{diffuser_id}."
+
+
 def hub_topics() -> list[TopicSpec]:
     """The topics every hub deployment needs, contributor topics excepted."""
     return [

@@ -44,7 +44,7 @@ from hub.core.contribution import (
 )
 from hub.core.territory import Territory
 from hub.kafka_clients import security_options, topic_partitions
-from hub.topics import contrib_topic
+from hub.topics import contrib_topic, publisher_transactional_id
 
 DEFAULT_CHUNK = 2000
 
@@ -365,7 +365,7 @@ class Publisher:
                 enable_idempotence=True,
                 # One transactional id per contributor fences a second publisher of the same
                 # contributor that would otherwise interleave with this one.
-                transactional_id=f"sitn-publisher-{self.contributor}",
+                transactional_id=publisher_transactional_id(self.contributor),
                 linger_ms=10,
                 max_batch_size=1 << 20,
                 request_timeout_ms=15000,

@@ -60,6 +60,7 @@ class Member:
     name: str
     content: bytes = b""
     refusal: str | None = None
+    inflated: int = 0  # bytes inflated to read it, counted against the archive's total if refused
 
 
 def members(
@@ -82,7 +83,7 @@ def members(
             read = 0
             for info in infos:
                 member = _member(archive, info, path, limits, limits.total_bytes - read)
-                read += len(member.content)
+                read += max(len(member.content), member.inflated)
                 yield member
     except zipfile.BadZipFile as error:
         raise ArchiveRefused(f"cannot read the zip archive {path}: {error}") from error
@@ -121,10 +122,12 @@ def _member(
                         name,
                         refusal=f"{where} is refused: it inflates to more than {_mib(bound)} "
                         "(more than it states); export the archive again",
+                        inflated=size,
                     )
                 chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
-        return Member(name, refusal=f"{where} cannot be read ({error}); export the archive again")
+        refusal = f"{where} cannot be read ({error}); export the archive again"
+        return Member(name, refusal=refusal, inflated=size)
     return Member(name, b"".join(chunks))
 
 

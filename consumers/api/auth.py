@@ -4,8 +4,9 @@ A key comes in the `X-API-Key` header or as `Authorization: Bearer KEY` (the fir
 are sent). Guarantees:
 - No key, one the store does not know, or one that was revoked (`sitn api key revoke` or
   `rotate`) is 401, the last saying so; no message repeats the key.
-- A key whose owner is no longer in the registry in force (`hub.registry.source`) is 401 from the
-  next request on, whatever the store says; while no registry could be read yet, 503.
+- A key whose owner is no longer in the registry in force (`hub.registry.source`) is 401 once the
+  API has read that registry (within 30 s of its change), whatever the store says; while no
+  registry could be read yet, 503.
 - A key that belongs to someone else than the feed or rejections asked for is 403, with a message
   that names only what was asked for, never whose the key is (`feed_reader`,
   `rejections_reader`: declared once per router, not in every endpoint).

@@ -83,10 +83,31 @@ def _is_own(address: Address) -> bool:
     return True
 
 
+# IPv6 ranges that carry an IPv4 address a gateway may forward to: NAT64 (the well-known and
+# the local-use prefixes) and the deprecated IPv4-compatible form; 6to4 is unwrapped apart.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for or may be translated to, if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _IPV4_COMPATIBLE or any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def why_refused(address: Address) -> str | None:
     """What kind of address the hub never sends to unless allow-listed, or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and not (
+        address.is_loopback or address.is_unspecified
+    ):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and (refused := why_refused(embedded)) is not None:
+            return refused  # what a gateway would forward it to
     if address.is_unspecified:
         return "the unspecified address (it reaches this machine)"
     if address.is_loopback:

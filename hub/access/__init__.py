@@ -5,7 +5,6 @@ from hub.access.plan import (
     AccessPlan,
     Grant,
     Operation,
-    Principal,
     access_plan,
     is_hub_principal,
 )
@@ -14,7 +13,6 @@ __all__ = [
     "AccessPlan",
     "Grant",
     "Operation",
-    "Principal",
     "access_plan",
     "is_hub_principal",
 ]

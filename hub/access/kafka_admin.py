@@ -14,7 +14,6 @@ worker thread.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -39,9 +38,9 @@ from confluent_kafka.admin import (
 )
 
 from hub.access.plan import AccessPlan, Grant, Operation, ResourceKind, is_hub_principal
-from hub.kafka_security import KafkaSecurity
+from hub.kafka_security import KafkaSecurity, private_folder, write_secret
 
-__all__ = ["AccessError", "SyncReport", "broker_grants", "sync_access"]
+__all__ = ["AccessError", "NotAdministrator", "SyncReport", "broker_grants", "sync_access"]
 
 _ITERATIONS: Final = 8192  # SCRAM's PBKDF2 rounds, as Kafka's own tools use
 _TIMEOUT_S: Final = 30.0
@@ -53,6 +52,7 @@ _KINDS: Final = {
 _OPERATIONS: Final = {
     Operation.READ: AclOperation.READ,
     Operation.WRITE: AclOperation.WRITE,
+    Operation.CREATE: AclOperation.CREATE,
     Operation.DESCRIBE: AclOperation.DESCRIBE,
 }
 
@@ -61,12 +61,17 @@ class AccessError(RuntimeError):
     """The broker refused or could not carry out a part of the synchronisation."""
 
 
+class NotAdministrator(AccessError):
+    """The client's login may not manage the broker's users and ACLs."""
+
+
 @dataclass(frozen=True)
 class SyncReport:
     users_added: tuple[str, ...]
     users_removed: tuple[str, ...]
     grants_added: tuple[Grant, ...]
     grants_removed: tuple[Grant, ...]
+    other_acls_removed: int = 0  # of hub principals, in no shape the plan grants (a DENY...)
 
 
 def sync_access(
@@ -75,11 +80,11 @@ def sync_access(
     """Make the broker's hub principals and their ACLs those of `plan` (module docstring)."""
     admin = AdminClient(_config(bootstrap, security))
     _require_administrator(admin, security)
-    wanted = {principal.name for principal in plan.principals}
+    wanted = set(plan.principals)
     known = {user for user in _users(admin) if is_hub_principal(user)}
     added = sorted(wanted - known)
     removed = sorted(known - wanted)
-    credentials.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(credentials)
     alterations: list[UserScramCredentialUpsertion | UserScramCredentialDeletion] = [
         UserScramCredentialUpsertion(
             name,
@@ -97,22 +102,29 @@ def sync_access(
         (credentials / f"{name}.password").unlink(missing_ok=True)
     _until_known(admin, set(added), set(removed))
 
-    present = set(_hub_grants(admin))
+    bindings = _hub_bindings(admin)
     target = set(plan.grants)
+    present = {_as_grant(binding) for binding in bindings} - {None}
     missing = sorted(target - present)
-    extra = sorted(present - target)
+    # Any other binding of a hub principal goes, whatever its shape (a DENY, another host, an
+    # operation the plan never grants): a removed principal keeps nothing, a kept one only its
+    # plan's rights.
+    extra = [binding for binding in bindings if _as_grant(binding) not in target]
     if missing:
         _wait(admin.create_acls([_binding(grant) for grant in missing]), "create ACLs")
     if extra:
-        _wait(admin.delete_acls([_filter(grant) for grant in extra]), "delete ACLs")
-    return SyncReport(tuple(added), tuple(removed), tuple(missing), tuple(extra))
+        _wait(admin.delete_acls([_exactly(binding) for binding in extra]), "delete ACLs")
+    withdrawn = sorted({grant for binding in extra if (grant := _as_grant(binding)) is not None})
+    others = sum(_as_grant(binding) is None for binding in extra)
+    return SyncReport(tuple(added), tuple(removed), tuple(missing), tuple(withdrawn), others)
 
 
 def broker_grants(bootstrap: str, security: KafkaSecurity) -> tuple[Grant, ...]:
     """The ACLs of the hub's principals on the broker, sorted (what `sitn access show` prints)."""
     admin = AdminClient(_config(bootstrap, security))
     _require_administrator(admin, security)
-    return tuple(sorted(_hub_grants(admin)))
+    grants = {_as_grant(binding) for binding in _hub_bindings(admin)} - {None}
+    return tuple(sorted(grant for grant in grants if grant is not None))
 
 
 # ---------------------------------------------------------------- the broker's side
@@ -144,12 +156,13 @@ def _require_administrator(admin: AdminClient, security: KafkaSecurity) -> None:
     try:
         cluster = admin.describe_cluster(include_authorized_operations=True).result(_TIMEOUT_S)
     except KafkaException as error:
-        raise AccessError(f"cannot describe the cluster: {error}") from None
+        raise AccessError(f"cannot describe the cluster ({error})") from None
     allowed = set(cluster.authorized_operations or ())
     if not {AclOperation.ALTER, AclOperation.DESCRIBE} <= allowed:
-        raise AccessError(
+        raise NotAdministrator(
             f"{security.user or 'this client'} may not manage the broker's users and ACLs "
-            "(it lacks Alter and Describe on the cluster)"
+            "(it lacks Alter and Describe on the cluster); run this as the broker's "
+            "administrator (SITN_KAFKA_USER, SITN_KAFKA_PASSWORD_FILE)"
         )
 
 
@@ -179,7 +192,8 @@ def _until_known(admin: AdminClient, added: set[str], removed: set[str]) -> None
         time.sleep(0.1)
 
 
-def _hub_grants(admin: AdminClient) -> list[Grant]:
+def _hub_bindings(admin: AdminClient) -> list[AclBinding]:
+    """Every ACL binding of a hub principal on the broker."""
     every = AclBindingFilter(
         ResourceType.ANY,
         None,  # type: ignore[arg-type]  # None matches any name, principal and host
@@ -193,29 +207,37 @@ def _hub_grants(admin: AdminClient) -> list[Grant]:
         bindings: Iterable[AclBinding] = admin.describe_acls(every).result(_TIMEOUT_S)
     except KafkaException as error:
         raise AccessError(f"cannot list the broker's ACLs: {error}") from None
-    grants = []
+    return [b for b in bindings if is_hub_principal(b.principal.removeprefix("User:"))]
+
+
+def _as_grant(binding: AclBinding) -> Grant | None:
+    """The plan's grant this binding is exactly, or None (not a shape the plan makes)."""
     kinds: dict[object, ResourceKind] = {kind: ours for ours, kind in _KINDS.items()}
     operations: dict[object, Operation] = {op: ours for ours, op in _OPERATIONS.items()}
-    for binding in bindings:
-        principal = binding.principal.removeprefix("User:")
-        kind, operation = kinds.get(binding.restype), operations.get(binding.operation)
-        if not is_hub_principal(principal) or kind is None or operation is None:
-            continue  # not one of ours: an operator's own ACL is left as it is
-        prefixed = binding.resource_pattern_type == ResourcePatternType.PREFIXED
-        grants.append(Grant(principal, kind, binding.name, operation, prefixed))
-    return grants
+    kind, operation = kinds.get(binding.restype), operations.get(binding.operation)
+    patterns = (ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED)
+    if (
+        kind is None
+        or operation is None
+        or binding.permission_type != AclPermissionType.ALLOW
+        or binding.host != "*"
+        or binding.resource_pattern_type not in patterns
+    ):
+        return None
+    prefixed = binding.resource_pattern_type == ResourcePatternType.PREFIXED
+    return Grant(binding.principal.removeprefix("User:"), kind, binding.name, operation, prefixed)
 
 
-def _filter(grant: Grant) -> AclBindingFilter:
-    """A filter matching exactly the ACL of `grant`."""
+def _exactly(binding: AclBinding) -> AclBindingFilter:
+    """A filter matching exactly `binding`."""
     return AclBindingFilter(
-        _KINDS[grant.kind],
-        grant.name,
-        ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
-        f"User:{grant.principal}",
-        "*",
-        _OPERATIONS[grant.operation],
-        AclPermissionType.ALLOW,
+        binding.restype,
+        binding.name,
+        binding.resource_pattern_type,
+        binding.principal,
+        binding.host,
+        binding.operation,
+        binding.permission_type,
     )
 
 
@@ -245,7 +267,5 @@ def _wait(futures: Mapping[Any, Future[Any]], what: str) -> None:
 def _password(path: Path) -> str:
     """A new random password, in its file (mode 600) before any broker holds it."""
     secret = secrets.token_urlsafe(24)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(secret + "\n")
+    write_secret(path, secret + "\n")
     return secret

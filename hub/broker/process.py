@@ -29,8 +29,8 @@ from pathlib import Path
 from hub.broker.errors import BrokerError
 from hub.broker.maven import INSTALL_HINT, JarCache, ensure_kafka_jars
 from hub.broker.probe import round_trip
-from hub.kafka_security import KafkaSecurity, read_secret
-from hub.settings import LOCAL_ADMIN
+from hub.kafka_security import KafkaSecurity, private_folder, read_secret, write_secret
+from hub.settings import LOCAL_ADMIN, credentials_dir
 
 HOST = "127.0.0.1"
 CONTROLLER_USER = "sitn-controller"
@@ -83,7 +83,7 @@ class LocalBroker:
         self.data_dir = self.root / "data"
         self.log_path = self.root / "broker.log"
         self.pid_path = self.root / "broker.pid"
-        self.credentials_dir = self.root / "credentials"
+        self.credentials_dir = credentials_dir(home)
 
     @property
     def admin_password_file(self) -> Path:
@@ -177,11 +177,11 @@ class LocalBroker:
 
     def _credentials(self) -> tuple[str, str]:
         """The administrator's and the controller's passwords, made once (mode 600)."""
-        self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(self.credentials_dir)
         passwords = []
         for path in (self.admin_password_file, self.credentials_dir / "controller.password"):
             if not path.exists():
-                _write_private(path, secrets.token_urlsafe(24) + "\n")
+                write_secret(path, secrets.token_urlsafe(24) + "\n")
             passwords.append(read_secret(path, str(path)))
         return passwords[0], passwords[1]
 
@@ -215,9 +215,7 @@ class LocalBroker:
             "auto.create.topics.enable": "false",
         }
         # It holds the passwords of the broker's own logins: readable by its owner only.
-        _write_private(
-            self.config_path, "".join(f"{key}={value}\n" for key, value in lines.items())
-        )
+        write_secret(self.config_path, "".join(f"{key}={value}\n" for key, value in lines.items()))
 
     @staticmethod
     def _secured_listeners(admin: str, controller: str) -> dict[str, str]:
@@ -262,22 +260,28 @@ class LocalBroker:
         scram = ["--add-scram", f"SCRAM-SHA-512=[name={LOCAL_ADMIN},password={admin}]"]
         if not self.secured:
             scram = []
-        result = subprocess.run(
-            [
-                *self._classpath_command(java, libs),
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(self.config_path),
-                "--ignore-formatted",
-                *scram,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        command = self._classpath_command(java, libs)
+        arguments = [
+            *command[1:],
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_path),
+            "--ignore-formatted",
+            *scram,
+        ]
+        # The password must not show in the process list: the launcher reads the arguments from
+        # a file only its owner can read (`java @file`), removed once the tool is done.
+        argfile = self.credentials_dir / "format.args"
+        write_secret(argfile, "\n".join(_java_quoted(argument) for argument in arguments))
+        try:
+            result = subprocess.run(
+                [java, f"@{argfile}"], capture_output=True, text=True, check=False
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise BrokerError(
                 f"formatting KRaft storage in {self.data_dir} failed "
@@ -394,12 +398,9 @@ def _is_our_broker(pid: int, config_path: Path) -> bool:
     return b"kafka.Kafka" in argv and str(config_path).encode() in argv
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path`, readable and writable by its owner only (mode 600)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)  # an older file kept its mode through O_CREAT
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
+def _java_quoted(argument: str) -> str:
+    """One argument as the Java launcher's argument files read it (quoted, escapes doubled)."""
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _port_in_use(port: int) -> bool:

@@ -19,23 +19,24 @@ from aiokafka.errors import KafkaError
 from rich.table import Table
 
 from hub.access import access_plan
-from hub.access.kafka_admin import AccessError, SyncReport, broker_grants, sync_access
+from hub.access.kafka_admin import (
+    AccessError,
+    NotAdministrator,
+    SyncReport,
+    broker_grants,
+    sync_access,
+)
 from hub.cli.console import fail, out, settings
 from hub.core.registry import Registry
 from hub.kafka_security import KafkaSecurity
 from hub.registry.format import load_registry_file
-from hub.registry.topic import read_registry_topic
-from hub.settings import Settings, SettingsError
+from hub.registry.topic import RegistryTopicError, read_registry_topic
+from hub.settings import Settings, SettingsError, credentials_dir
 
 app = typer.Typer(
     help="Give each organisation, diffuser and the operator a broker login and only its rights.",
     no_args_is_help=True,
 )
-
-
-def credentials_dir(config: Settings) -> Path:
-    """Where `sync` writes the passwords of the principals it creates."""
-    return config.home / "kafka" / "credentials"
 
 
 def sync_with_registry(config: Settings, registry: Registry) -> SyncReport:
@@ -44,19 +45,28 @@ def sync_with_registry(config: Settings, registry: Registry) -> SyncReport:
         access_plan(registry),
         config.bootstrap_servers,
         KafkaSecurity.from_settings(config),
-        credentials_dir(config),
+        credentials_dir(config.home),
+    )
+
+
+def unreachable(config: Settings, error: Exception) -> str:
+    return (
+        f"cannot manage access on Kafka at {config.bootstrap_servers} ({error}); is it running? "
+        "try `sitn kafka start`"
     )
 
 
 def print_report(report: SyncReport, config: Settings) -> None:
     for name in report.users_added:
-        out.print(f"+ user {name}  (password in {credentials_dir(config) / name}.password)")
+        out.print(f"+ user {name}  (password in {credentials_dir(config.home) / name}.password)")
     for name in report.users_removed:
         out.print(f"- user {name}  (its credential and rights are gone)")
     for grant in report.grants_added:
         out.print(f"+ {grant.principal}: {grant.describe()}", markup=False)
     for grant in report.grants_removed:
         out.print(f"- {grant.principal}: {grant.describe()}", markup=False)
+    if report.other_acls_removed:
+        out.print(f"- {report.other_acls_removed} other ACL(s) of hub principals, not the plan's")
     out.print(
         f"access on {config.bootstrap_servers}: {len(report.users_added)} user(s) added, "
         f"{len(report.users_removed)} removed; {len(report.grants_added)} right(s) granted, "
@@ -82,12 +92,10 @@ def sync(
                 fail(f"{problems}; see `sitn registry check {file}`", code=2)
             registry = loaded
         report = sync_with_registry(config, registry)
-    except SettingsError as error:
+    except (SettingsError, NotAdministrator, RegistryTopicError) as error:
         fail(str(error))
-    except AccessError as error:
-        fail(f"{error}; is {config.kafka_user} the broker's administrator?")
-    except (KafkaError, OSError) as error:
-        fail(f"cannot reach Kafka at {config.bootstrap_servers} ({error}); try `sitn kafka start`")
+    except (AccessError, KafkaError, OSError, TimeoutError) as error:
+        fail(unreachable(config, error))
     print_report(report, config)
 
 
@@ -97,10 +105,10 @@ def show() -> None:
     config = settings()
     try:
         grants = broker_grants(config.bootstrap_servers, KafkaSecurity.from_settings(config))
-    except SettingsError as error:
+    except (SettingsError, NotAdministrator) as error:
         fail(str(error))
-    except AccessError as error:
-        fail(f"{error}; is {config.kafka_user} the broker's administrator?")
+    except (AccessError, OSError, TimeoutError) as error:
+        fail(unreachable(config, error))
     table = Table("principal", "may", box=None, show_edge=False)
     by_principal: dict[str, list[str]] = {}
     for grant in grants:

@@ -27,6 +27,7 @@ from hub.core.registry import Registry
 from hub.operations.status import StatusSources
 from hub.registry.format import load_normandy_registry, load_registry_file
 from hub.registry.source import FixedRegistry, RegistrySource, TopicRegistry
+from hub.replay.target import shown
 from hub.store.sql import SqlStore
 
 app = typer.Typer(help="The HTTP feed API for diffusers and contributors.", no_args_is_help=True)
@@ -81,7 +82,7 @@ def serve(
     hooks = SqlWebhookStore(config.database_url)
     try:
         store.migrate()
-        err.print(f"SITN Hub feed API on http://{host}:{port}, store {config.database_url}")
+        err.print(f"SITN Hub feed API on http://{host}:{port}, store {shown(config.database_url)}")
         status = StatusSources(config.bootstrap_servers, store, feeds, hooks)
         try:
             dashboard, key = local_dashboard(config, status)
@@ -229,12 +230,18 @@ def revoke(
     A revoked key is refused by the API with 401 from the next request on. No registry check:
     the keys of an owner removed from the registry can be revoked too.
     """
+    if key is not None and (diffuser is not None or contributor is not None):
+        fail(
+            "give either --key-id (that one key) or --diffuser/--contributor (every key of that "
+            "owner), not both",
+            code=2,
+        )
     config = settings()
     feeds = SqlFeedStore(config.database_url)
     try:
         feeds.migrate()
         now = datetime.now(UTC)
-        if key is not None and diffuser is None and contributor is None:
+        if key is not None:
             found = feeds.revoke_key(key, at=now)
             if found is None:
                 fail(f"no API key has the id {key!r}; `sitn api key list` lists them", code=2)

@@ -30,6 +30,7 @@ from hub.demo_run import DemoPlan, prepare, run_demo
 from hub.operations.status import StatusSources
 from hub.reference import load_normandy_territory
 from hub.registry.format import load_normandy_registry
+from hub.replay.target import shown
 from hub.settings import Settings
 from hub.stages.roots import STAGES, prepare_stages
 from hub.stages.supervisor import Supervisor
@@ -235,6 +236,6 @@ def summarise(config: Settings) -> None:
         f"  {bin_dir}sitn worker                           run the hub again\n"
         f"  {bin_dir}sitn api key create --diffuser ID     a key for a diffuser's feed\n"
         f"  {bin_dir}sitn api serve                        the feed API alone\n"
-        f"  store: {config.database_url}\n"
+        f"  store: {shown(config.database_url)}\n"
         f"  broker log: {config.home / 'kafka' / 'broker.log'}"
     )

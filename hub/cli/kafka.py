@@ -9,7 +9,7 @@ import typer
 
 from hub.broker import BrokerError, LocalBroker
 from hub.cli.console import err, fail, out, settings
-from hub.settings import LOCAL_ADMIN
+from hub.settings import LOCAL_ADMIN, SettingsError
 
 app = typer.Typer(
     help="Run the local Apache Kafka broker (KRaft, 127.0.0.1, SASL/SCRAM logins and ACLs), "
@@ -37,12 +37,13 @@ def start(
     broker = local_broker()
     try:
         outcome = broker.start(timeout=timeout, progress=lambda line: err.print(line))
-    except BrokerError as error:
+    except (BrokerError, SettingsError) as error:
         fail(str(error))
     if not outcome.already_running:
         # What a client of another program needs; the hub's own find it by themselves.
         out.print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}")
-        out.print("SITN_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT  (SCRAM-SHA-512)")
+        out.print("SITN_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT")
+        out.print("SITN_KAFKA_SASL_MECHANISM=SCRAM-SHA-512")
         out.print(f"SITN_KAFKA_USER={LOCAL_ADMIN}")
         out.print(f"SITN_KAFKA_PASSWORD_FILE={broker.admin_password_file}")
 

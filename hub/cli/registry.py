@@ -20,7 +20,7 @@ from confluent_kafka import KafkaException
 from rich.table import Table
 from rich.text import Text
 
-from hub.access.kafka_admin import AccessError
+from hub.access.kafka_admin import AccessError, NotAdministrator
 from hub.cli.access import print_report, sync_with_registry
 from hub.cli.console import err, fail, out, settings
 from hub.core.registry import Registry, Validity
@@ -96,7 +96,10 @@ def apply(file: FileArgument, topic: TopicOption = REGISTRY) -> None:
     # Who may log in and do what follows the registry at once (`sitn access sync`).
     try:
         report = sync_with_registry(config, registry)
-    except (AccessError, SettingsError, KafkaException) as error:
+    except NotAdministrator as error:
+        err.print(f"the registry was applied; its logins and rights were not synced: {error}")
+        return
+    except (AccessError, SettingsError, KafkaException, OSError, TimeoutError) as error:
         fail(
             f"the registry was applied, but the broker's logins and rights were not brought in "
             f"line ({error}); run `sitn access sync` as the broker's administrator"

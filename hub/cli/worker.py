@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.console import err, fail, settings
+from hub.replay.target import shown
 from hub.settings import Settings
 from hub.stages.groups import DEFAULT_PREFIX
 from hub.stages.roots import STAGES, prepare_stages
@@ -50,7 +51,7 @@ def worker(
     if stage is None:
         err.print(
             f"SITN Hub: stages {', '.join(STAGES)} on Kafka {config.bootstrap_servers}, store "
-            f"{config.database_url} (Ctrl-C to stop)"
+            f"{shown(config.database_url)} (Ctrl-C to stop)"
         )
         asyncio.run(_supervise(config))
         return

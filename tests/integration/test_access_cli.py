@@ -74,4 +74,4 @@ def test_a_principal_that_is_not_the_administrator_is_told_so(
         app, ["access", "sync", "--file", str(NORMANDY_REGISTRY)], env=as_org
     )
     assert refused.exit_code == 1
-    assert "is org.cdt-calvados the broker's administrator?" in refused.output
+    assert "org.cdt-calvados may not manage the broker's users and ACLs" in refused.output

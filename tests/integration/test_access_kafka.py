@@ -13,8 +13,16 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 
-from hub.access.kafka_admin import broker_grants
+from hub.access.kafka_admin import _config, broker_grants
 from hub.cli.access import sync_with_registry
 from hub.core.registry import Registry
 from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
@@ -39,7 +47,7 @@ def hub_home(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Settings]:
     specs = [*hub_topics(), *(contributor_topic_spec(org) for org in registry.organisations)]
     asyncio.run(ensure_topics(kafka_bootstrap, specs))
     yield settings
-    # Leave the session's broker as other tests expect it: no hub principal left.
+    # Leave the session's broker as other tests expect it: no organisation or diffuser left.
     sync_with_registry(settings, Registry())
 
 
@@ -147,3 +155,35 @@ def test_a_second_sync_changes_nothing_and_passwords_are_private(hub_home: Setti
 
 def admin(settings: Settings) -> KafkaSecurity:
     return KafkaSecurity.from_settings(settings)
+
+
+def test_a_sync_removes_every_other_acl_of_a_hub_principal(hub_home: Settings) -> None:
+    bootstrap = hub_home.bootstrap_servers
+    sync_with_registry(hub_home, load_normandy_registry())
+    by_hand = [
+        AclBinding(
+            ResourceType.TOPIC,
+            f"sitn.contrib.{B}",
+            ResourcePatternType.LITERAL,
+            f"User:org.{B}",
+            "*",
+            AclOperation.WRITE,
+            AclPermissionType.DENY,
+        ),
+        AclBinding(
+            ResourceType.TOPIC,
+            REGIONAL_CHANGES,
+            ResourcePatternType.LITERAL,
+            f"User:org.{B}",
+            "*",
+            AclOperation.ALL,
+            AclPermissionType.ALLOW,
+        ),
+    ]
+    client = AdminClient(_config(bootstrap, admin(hub_home)))
+    for future in client.create_acls(by_hand).values():
+        future.result(30)
+    report = sync_with_registry(hub_home, load_normandy_registry())
+    assert report.other_acls_removed == 2
+    assert report.grants_added == report.grants_removed == ()
+    asyncio.run(produce(bootstrap, f"sitn.contrib.{B}", login(hub_home, f"org.{B}")))

@@ -143,6 +143,21 @@ def test_revoking_one_key_by_its_id_leaves_the_owners_other_keys_working(
     assert owners(env, first, second) == [None, KeyOwner("diffuser", "ideoguide")]
 
 
+def test_a_key_id_and_an_owner_together_are_refused_and_revoke_nothing(
+    env: dict[str, str],
+) -> None:
+    first = create_key(env, "--diffuser", "ideoguide")
+    second = create_key(env, "--diffuser", "ideoguide")
+
+    result = key_command(
+        env, "revoke", "--diffuser", "ideoguide", "--key-id", key_id(hash_key(first))
+    )
+
+    assert result.exit_code == 2
+    assert "give either --key-id (that one key) or --diffuser/--contributor" in result.stderr
+    assert owners(env, first, second) == [KeyOwner("diffuser", "ideoguide")] * 2
+
+
 def test_revoking_a_contributor_revokes_its_keys_and_no_one_elses(env: dict[str, str]) -> None:
     mine = create_key(env, "--contributor", "ot-caen-la-mer")
     theirs = create_key(env, "--diffuser", "tourisme-fr")

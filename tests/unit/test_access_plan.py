@@ -34,7 +34,7 @@ def test_a_diffuser_may_read_only_its_own_feed_topic_with_its_own_groups() -> No
     assert rights_of("diffuser.datatourisme") == {
         "read topic sitn.feed.datatourisme",
         "describe topic sitn.feed.datatourisme",
-        "read group sitn-connect-datatourisme*",
+        "read group sitn.connect.datatourisme.*",
     }
 
 
@@ -48,6 +48,22 @@ def test_only_the_operator_may_write_the_registry() -> None:
     assert writers == {OPERATOR}
 
 
+def test_the_operator_may_create_the_contributors_topics_as_registry_apply_does() -> None:
+    assert rights_of("sitn-operator") == {
+        "read topic sitn.registry",
+        "write topic sitn.registry",
+        "describe topic sitn.registry",
+        "create topic sitn.contrib.*",
+        "describe topic sitn.contrib.*",
+    }
+
+
+def test_no_diffusers_group_prefix_is_the_start_of_anothers() -> None:
+    plan = access_plan(load_normandy_registry())
+    prefixes = [g.name for g in plan.grants if g.kind is ResourceKind.GROUP]
+    assert not [(a, b) for a in prefixes for b in prefixes if a != b and b.startswith(a)]
+
+
 def test_nobody_but_the_stages_reads_regional_changes_rejections_or_customer_data() -> None:
     plan = access_plan(load_normandy_registry())
     private = {"sitn.regional.changes", "sitn.rejections", "sitn.private.customer-data"}
@@ -56,7 +72,7 @@ def test_nobody_but_the_stages_reads_regional_changes_rejections_or_customer_dat
 
 def test_every_principal_is_one_a_sync_may_remove_and_the_administrator_is_not() -> None:
     plan = access_plan(load_normandy_registry())
-    assert all(is_hub_principal(principal.name) for principal in plan.principals)
+    assert all(is_hub_principal(principal) for principal in plan.principals)
     assert all(is_hub_principal(grant.principal) for grant in plan.grants)
     assert not is_hub_principal("sitn-admin")
     assert not is_hub_principal("sitn-controller")
@@ -66,7 +82,7 @@ def test_an_organisation_removed_from_the_registry_has_no_principal_nor_right_le
     registry = load_normandy_registry()
     organisations = {k: v for k, v in registry.organisations.items() if k != "ot-deauville"}
     plan = access_plan(dataclasses.replace(registry, organisations=organisations))
-    assert "org.ot-deauville" not in {principal.name for principal in plan.principals}
+    assert "org.ot-deauville" not in plan.principals
     assert not plan.grants_of("org.ot-deauville")
 
 
@@ -81,5 +97,5 @@ def test_the_plan_does_not_depend_on_the_registrys_order() -> None:
 
 
 def test_a_grant_reads_as_its_operation_kind_and_pattern() -> None:
-    grant = Grant("diffuser.x", ResourceKind.GROUP, "sitn-connect-x", Operation.READ, True)
-    assert grant.describe() == "read group sitn-connect-x*"
+    grant = Grant("diffuser.x", ResourceKind.GROUP, "sitn.connect.x.", Operation.READ, True)
+    assert grant.describe() == "read group sitn.connect.x.*"

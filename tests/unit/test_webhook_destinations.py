@@ -12,7 +12,7 @@ import ipaddress
 import pytest
 
 from consumers.webhooks import DestinationRefused, Destinations
-from consumers.webhooks.destinations import Address, why_refused
+from consumers.webhooks.destinations import Address, _is_own, why_refused
 from hub.settings import WEBHOOK_ALLOW_VARIABLE, parse_webhook_allow
 
 
@@ -44,6 +44,9 @@ def resolving(table: dict[str, list[str]]) -> Destinations:
         ("ff02::1", "multicast"),
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("::a00:1", "private"),  # IPv4-compatible 10.0.0.1
         ("100.64.0.1", "not publicly routable"),
     ],
 )
@@ -89,8 +92,15 @@ def test_a_public_address_and_a_name_resolving_only_to_public_ones_are_let_throu
 
 
 def test_an_address_a_socket_can_be_bound_to_here_is_the_hubs_own() -> None:
-    assert why_refused(ipaddress.ip_address("127.0.0.1")) is not None
+    # Public addresses of this machine are what the check is for; a test machine has none, so
+    # the probe is tried on its loopback (bindable) and on a documentation address (not).
+    assert _is_own(ipaddress.ip_address("127.0.0.1"))
+    assert not _is_own(ipaddress.ip_address("192.0.2.1"))
     assert why_refused(ipaddress.ip_address("8.8.8.8")) is None
+
+
+def test_a_nat64_address_of_a_public_one_is_let_through() -> None:
+    assert why_refused(ipaddress.ip_address("64:ff9b::808:808")) is None
 
 
 def test_an_allow_listed_network_lets_its_addresses_through_and_no_other() -> None:
