@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from hub.cli.console import err, fail, settings
-from hub.replay.target import shown
 from hub.settings import Settings
 from hub.stages.groups import DEFAULT_PREFIX
 from hub.stages.roots import STAGES, prepare_stages
@@ -49,6 +48,10 @@ def worker(
     config = settings()
     configure_logging()
     if stage is None:
+        # Here, not at the top: a stage process (`--stage`) loads no database library it
+        # does not use, and only the supervisor prints the store's URL.
+        from hub.replay.target import shown
+
         err.print(
             f"SITN Hub: stages {', '.join(STAGES)} on Kafka {config.bootstrap_servers}, store "
             f"{shown(config.database_url)} (Ctrl-C to stop)"
