@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final, TypeAlias
 
 DEFAULT_KAFKA_PORT = 9092
+DEFAULT_BATCH_MS = 50
 DEFAULT_MAX_BODY = 1024 * 1024
 # The local broker's administrator (its only super user besides the controller's own).
 LOCAL_ADMIN = "sitn-admin"
@@ -41,6 +42,8 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "SITN_KAFKA_HEAP": "maximum Java heap of the local broker (default 512m)",
     "SITN_COLLECTION_DEADLINE": "seconds a contribution to an offer not created yet waits for "
     "the creation before it is refused offer.unknown (default 604800: 7 days)",
+    "SITN_BATCH_MS": f"how long the store and diffusion stages gather records before writing a "
+    f"batch, in ms (default {DEFAULT_BATCH_MS}; a batch also closes at its size limit)",
     "SITN_LOG_LEVEL": "level of the stages' logs: DEBUG, INFO (default), WARNING or ERROR",
     "SITN_WEBHOOK_ALLOW": "comma-separated addresses, networks (CIDR) or host names webhooks may "
     "reach although they are loopback, link-local, private or the hub's own (default: none)",
@@ -86,9 +89,6 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
     if not 1024 <= port <= 65535:
         raise SettingsError(f"{name}={raw!r} is out of range; use 1024-65535")
     return port
-
-
-DEFAULT_BATCH_MS = 50
 
 
 def _home(environ: Mapping[str, str]) -> tuple[Path, str]:

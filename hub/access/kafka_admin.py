@@ -72,16 +72,30 @@ class SyncReport:
     grants_added: tuple[Grant, ...]
     grants_removed: tuple[Grant, ...]
     other_acls_removed: int = 0  # of hub principals, in no shape the plan grants (a DENY...)
+    users_rotated: tuple[str, ...] = ()
 
 
 def sync_access(
-    plan: AccessPlan, bootstrap: str, security: KafkaSecurity, credentials: Path
+    plan: AccessPlan,
+    bootstrap: str,
+    security: KafkaSecurity,
+    credentials: Path,
+    *,
+    rotate: Iterable[str] = (),
 ) -> SyncReport:
-    """Make the broker's hub principals and their ACLs those of `plan` (module docstring)."""
+    """Make the broker's hub principals and their ACLs those of `plan` (module docstring); the
+    principals named in `rotate` get a new password (their old one stops working)."""
+    wanted = set(plan.principals)
+    unknown = sorted(set(rotate) - wanted)
+    if unknown:
+        raise AccessError(
+            f"cannot rotate {', '.join(unknown)}: not a principal of the registry "
+            "(`sitn access show` lists them)"
+        )
     admin = AdminClient(_config(bootstrap, security))
     _require_administrator(admin, security)
-    wanted = set(plan.principals)
     known = {user for user in _users(admin) if is_hub_principal(user)}
+    rotated = sorted(set(rotate) & known)
     added = sorted(wanted - known)
     removed = sorted(known - wanted)
     private_folder(credentials)
@@ -91,7 +105,7 @@ def sync_access(
             ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _ITERATIONS),
             _password(credentials / f"{name}.password").encode(),
         )
-        for name in added
+        for name in sorted({*added, *rotated})
     ]
     alterations += [
         UserScramCredentialDeletion(name, ScramMechanism.SCRAM_SHA_512) for name in removed
@@ -116,7 +130,9 @@ def sync_access(
         _wait(admin.delete_acls([_exactly(binding) for binding in extra]), "delete ACLs")
     withdrawn = sorted({grant for binding in extra if (grant := _as_grant(binding)) is not None})
     others = sum(_as_grant(binding) is None for binding in extra)
-    return SyncReport(tuple(added), tuple(removed), tuple(missing), tuple(withdrawn), others)
+    return SyncReport(
+        tuple(added), tuple(removed), tuple(missing), tuple(withdrawn), others, tuple(rotated)
+    )
 
 
 def broker_grants(bootstrap: str, security: KafkaSecurity) -> tuple[Grant, ...]:

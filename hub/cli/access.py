@@ -4,13 +4,15 @@
 each organisation (`org.<id>`), diffuser (`diffuser.<id>`) and the operator (`sitn-operator`)
 that lacks one, with its password in `SITN_HOME/kafka/credentials/<principal>.password` (mode
 600, to hand to that party), grants each exactly what `hub.access.plan` says, and removes the
-users and ACLs of those the registry no longer names. It runs as the administrator (the local
-broker's by default). `show` prints who may do what, as the broker holds it.
+users and ACLs of those the registry no longer names; an existing password is kept, unless
+`--rotate PRINCIPAL` asks for a new one. It runs as the administrator (the local broker's by
+default). `show` prints who may do what, as the broker holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -39,13 +41,17 @@ app = typer.Typer(
 )
 
 
-def sync_with_registry(config: Settings, registry: Registry) -> SyncReport:
-    """Blocking: the broker's hub principals and ACLs made those of `registry`."""
+def sync_with_registry(
+    config: Settings, registry: Registry, rotate: Sequence[str] = ()
+) -> SyncReport:
+    """Blocking: the broker's hub principals and ACLs made those of `registry`; those named in
+    `rotate` get a new password."""
     return sync_access(
         access_plan(registry),
         config.bootstrap_servers,
         KafkaSecurity.from_settings(config),
         credentials_dir(config.home),
+        rotate=rotate,
     )
 
 
@@ -59,6 +65,11 @@ def unreachable(config: Settings, error: Exception) -> str:
 def print_report(report: SyncReport, config: Settings) -> None:
     for name in report.users_added:
         out.print(f"+ user {name}  (password in {credentials_dir(config.home) / name}.password)")
+    for name in report.users_rotated:
+        out.print(
+            f"~ user {name}  (new password in {credentials_dir(config.home) / name}.password; "
+            "the old one no longer works)"
+        )
     for name in report.users_removed:
         out.print(f"- user {name}  (its credential and rights are gone)")
     for grant in report.grants_added:
@@ -79,6 +90,13 @@ def sync(
     file: Annotated[
         Path | None, typer.Option(help="Read the registry from this file, not the topic.")
     ] = None,
+    rotate: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Give this principal a new password (repeatable), for one lost or leaked.",
+            metavar="PRINCIPAL",
+        ),
+    ] = None,
 ) -> None:
     """Make the broker's logins and rights follow the registry (idempotent)."""
     config = settings()
@@ -91,7 +109,7 @@ def sync(
                 problems = f"{file} has {len(loaded)} problem(s)"
                 fail(f"{problems}; see `sitn registry check {file}`", code=2)
             registry = loaded
-        report = sync_with_registry(config, registry)
+        report = sync_with_registry(config, registry, rotate or ())
     except (SettingsError, NotAdministrator, RegistryTopicError) as error:
         fail(str(error))
     except (AccessError, KafkaError, OSError, TimeoutError) as error:

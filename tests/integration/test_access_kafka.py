@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from hub.access.kafka_admin import _config, broker_grants
+from hub.access.kafka_admin import AccessError, _config, broker_grants
 from hub.cli.access import sync_with_registry
 from hub.core.registry import Registry
 from hub.kafka_clients import ensure_topics, make_consumer, topic_partitions
@@ -187,3 +188,34 @@ def test_a_sync_removes_every_other_acl_of_a_hub_principal(hub_home: Settings) -
     assert report.other_acls_removed == 2
     assert report.grants_added == report.grants_removed == ()
     asyncio.run(produce(bootstrap, f"sitn.contrib.{B}", login(hub_home, f"org.{B}")))
+
+
+def test_a_rotated_principal_logs_in_with_its_new_password_only(hub_home: Settings) -> None:
+    bootstrap = hub_home.bootstrap_servers
+    registry = load_normandy_registry()
+    sync_with_registry(hub_home, registry)
+    old = login(hub_home, f"org.{A}")
+    report = sync_with_registry(hub_home, registry, rotate=[f"org.{A}"])
+    assert report.users_rotated == (f"org.{A}",)
+    new = login(hub_home, f"org.{A}")
+    assert new["sasl_plain_password"] != old["sasl_plain_password"]
+    accepted_soon(lambda: asyncio.run(produce(bootstrap, f"sitn.contrib.{A}", new)))
+    with pytest.raises(KafkaError):
+        asyncio.run(produce(bootstrap, f"sitn.contrib.{A}", old))
+
+
+def test_rotating_a_principal_the_registry_does_not_name_is_refused(hub_home: Settings) -> None:
+    with pytest.raises(AccessError, match=r"cannot rotate org\.nobody: not a principal"):
+        sync_with_registry(hub_home, load_normandy_registry(), rotate=["org.nobody"])
+
+
+def accepted_soon(attempt: Callable[[], None]) -> None:
+    """`attempt` succeeds within a few tries: a changed credential reaches the broker's
+    authenticator a moment after the controller commits it."""
+    for _ in range(50):
+        try:
+            attempt()
+            return
+        except KafkaError:
+            time.sleep(0.1)
+    attempt()
