@@ -622,7 +622,7 @@ def test_a_diffusers_page_counts_the_offers_in_its_feed_and_shows_its_convention
     # Newest first, by event time (OFFER's v3 is the later).
     assert [row[2] for row in table_rows(page.text, "recent")] == [OFFER, "RES001"]
     assert "HTTP 503 from the receiver" in page.text
-    assert "sitn webhook redrive tourisme-fr" in page.text
+    assert "sitn webhook redrive --diffuser tourisme-fr" in page.text
     assert "s3cret-hook" not in page.text
     assert table_rows(page.text, "conventions")
 
