@@ -19,7 +19,6 @@ Store reads run in a worker thread, never on the event loop.
 
 # No `from __future__ import annotations`: FastAPI reads the dependencies' annotations at run
 # time, and those defined inside the factories below name the factories' arguments.
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
@@ -155,14 +154,13 @@ def rejections_reader(caller: Authenticator) -> Callable[..., Awaitable[KeyOwner
 def operator(key: OperatorKey | None, what: str, opener: str) -> Callable[..., Awaitable[None]]:
     """The dependency of the operators' endpoints (`what` names them, `opener` is the setting
     that would open them to all): 401 without the key."""
-    expected = key.value.encode() if key is not None else None
 
     async def check(
         api_key: Annotated[str | None, Security(_api_key)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         basic: Annotated[HTTPBasicCredentials | None, Security(_basic)],
     ) -> None:
-        if expected is None:
+        if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 f"{what} need the operator key, and this API runs without one; set "
@@ -171,7 +169,7 @@ def operator(key: OperatorKey | None, what: str, opener: str) -> Callable[..., A
         given = api_key or (
             bearer.credentials if bearer is not None else basic.password if basic else None
         )
-        if given is None or not hmac.compare_digest(given.strip().encode(), expected):
+        if given is None or not key.matches(given):
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 f"{what} need the operator key (SITN_OPERATOR_KEY, or the SITN_HOME/operator-key "

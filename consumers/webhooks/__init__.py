@@ -13,7 +13,7 @@ A webhook's secret is stored as is, since every notification is signed with it: 
 once when `sitn webhook set` makes it, and never logged, listed or shown again.
 """
 
-from consumers.webhooks.destinations import DestinationRefused, Destinations
+from consumers.webhooks.destinations import DestinationRefused, Destinations, host_and_port
 from consumers.webhooks.dispatcher import (
     RetryPolicy,
     WebhookDispatcher,
@@ -48,6 +48,7 @@ __all__ = [
     "WebhookTally",
     "check_url",
     "delivery_id",
+    "host_and_port",
     "notification",
     "notification_body",
     "sign",

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 
@@ -58,6 +58,7 @@ from consumers.webhooks.destinations import (
     CheckedResolver,
     DestinationRefused,
     Destinations,
+    host_and_port,
     literal_address,
 )
 from consumers.webhooks.port import Webhook, WebhookStore
@@ -321,8 +322,6 @@ class WebhookDispatcher:
 
     async def _screen_literal(self, url: str) -> None:
         """Checks a URL whose host is an IP address (the client resolves only names)."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        host, port = host_and_port(url)
         if literal_address(host) is not None:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
             await asyncio.to_thread(self.destinations.screen, host, port)

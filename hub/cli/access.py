@@ -28,10 +28,9 @@ from hub.access.kafka_admin import (
     broker_grants,
     sync_access,
 )
-from hub.cli.console import fail, out, settings
+from hub.cli.console import fail, load_registry_or_exit, out, settings
 from hub.core.registry import Registry
 from hub.kafka_security import KafkaSecurity
-from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.settings import Settings, SettingsError, credentials_dir
 
@@ -104,11 +103,7 @@ def sync(
         if file is None:
             registry = asyncio.run(read_registry_topic(config.bootstrap_servers)).registry
         else:
-            loaded = load_registry_file(file)
-            if isinstance(loaded, tuple):
-                problems = f"{file} has {len(loaded)} problem(s)"
-                fail(f"{problems}; see `sitn registry check {file}`", code=2)
-            registry = loaded
+            registry = load_registry_or_exit(file)
         report = sync_with_registry(config, registry, rotate or ())
     except (SettingsError, NotAdministrator, RegistryTopicError) as error:
         fail(str(error))

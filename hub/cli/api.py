@@ -22,10 +22,10 @@ from rich.table import Table
 
 from consumers.feeds import FeedError, KeyOwner, OwnerKind, SqlFeedStore, hash_key, key_id, new_key
 from consumers.webhooks import SqlWebhookStore
-from hub.cli.console import err, fail, out, settings
+from hub.cli.console import err, fail, load_registry_or_exit, out, settings
 from hub.core.registry import Registry
 from hub.operations.status import StatusSources
-from hub.registry.format import load_normandy_registry, load_registry_file
+from hub.registry.format import load_normandy_registry
 from hub.registry.source import FixedRegistry, RegistrySource, TopicRegistry
 from hub.replay.target import shown
 from hub.store.sql import SqlStore
@@ -110,14 +110,7 @@ def serve(
 def _registry_source(bootstrap: str, registry_file: Path | None) -> RegistrySource:
     if registry_file is None:
         return TopicRegistry(bootstrap)
-    parsed = load_registry_file(registry_file)
-    if isinstance(parsed, tuple):
-        fail(
-            f"{registry_file} has {len(parsed)} problem(s); "
-            f"`sitn registry check {registry_file}` lists them",
-            code=2,
-        )
-    return FixedRegistry(parsed)
+    return FixedRegistry(load_registry_or_exit(registry_file))
 
 
 def _known(registry: Registry, kind: OwnerKind, owner_id: str, source: str) -> None:
@@ -155,13 +148,7 @@ def _check_registered(owner: KeyOwner, registry_file: Path | None) -> None:
     if registry_file is None:
         _known(load_normandy_registry(), owner.kind, owner.owner_id, "shipped with the hub")
         return
-    parsed = load_registry_file(registry_file)
-    if isinstance(parsed, tuple):
-        fail(
-            f"{registry_file} has {len(parsed)} problem(s); "
-            f"`sitn registry check {registry_file}` lists them",
-            code=2,
-        )
+    parsed = load_registry_or_exit(registry_file)
     _known(parsed, owner.kind, owner.owner_id, str(registry_file))
 
 

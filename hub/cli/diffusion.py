@@ -28,9 +28,8 @@ from consumers.exports import EXPORT_FORMATS, ExportError, ExportFormat, export_
 from consumers.feeds import FeedError, SqlFeedStore
 from consumers.feeds.cursor import START
 from consumers.resync import ResyncError, resync
-from hub.cli.console import err, fail, out, settings
+from hub.cli.console import err, fail, load_registry_or_exit, out, settings
 from hub.core.registry import Registry
-from hub.registry.format import load_registry_file
 from hub.registry.topic import RegistryTopicError, read_registry_topic
 from hub.store.sql import SqlStore
 from hub.topics import REGISTRY
@@ -150,13 +149,7 @@ def _moment(text: str | None) -> datetime:
 
 def _registry(path: Path | None) -> Registry:
     if path is not None:
-        parsed = load_registry_file(path)
-        if isinstance(parsed, tuple):
-            fail(
-                f"{path} has {len(parsed)} problem(s); `sitn registry check {path}` lists them",
-                code=2,
-            )
-        return parsed
+        return load_registry_or_exit(path)
     bootstrap = settings().bootstrap_servers
     try:
         return asyncio.run(read_registry_topic(bootstrap)).registry

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
@@ -35,9 +34,10 @@ from consumers.webhooks import (
     SqlWebhookStore,
     WebhookError,
     check_url,
+    host_and_port,
 )
-from hub.cli.console import err, fail, out, settings
-from hub.registry.format import load_normandy_registry, load_registry_file
+from hub.cli.console import err, fail, load_registry_or_exit, out, settings
+from hub.registry.format import load_normandy_registry
 
 app = typer.Typer(
     help="Diffusers' webhooks: signed notifications of their feed entries.",
@@ -60,9 +60,7 @@ def _stores() -> Iterator[tuple[SqlWebhookStore, SqlFeedStore]]:
 
 def _check_destination(diffuser_id: str, url: str) -> None:
     """Refuses a URL whose host is an address webhooks must not reach (exit 2, saying why)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host, port = host_and_port(url)
     try:
         Destinations.allowing(settings().webhook_allow).screen(host, port)
     except DestinationRefused as refused:
@@ -79,14 +77,7 @@ def _check_diffuser(diffuser_id: str, registry_file: Path | None) -> None:
     if registry_file is None:
         diffusers, source = load_normandy_registry().diffusers, "shipped with the hub"
     else:
-        parsed = load_registry_file(registry_file)
-        if isinstance(parsed, tuple):
-            fail(
-                f"{registry_file} has {len(parsed)} problem(s); "
-                f"`sitn registry check {registry_file}` lists them",
-                code=2,
-            )
-        diffusers, source = parsed.diffusers, str(registry_file)
+        diffusers, source = load_registry_or_exit(registry_file).diffusers, str(registry_file)
     if diffuser_id not in diffusers:
         fail(
             f"diffuser {diffuser_id!r} is not in the registry {source}; known diffusers: "

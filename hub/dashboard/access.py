@@ -52,6 +52,10 @@ class OperatorKey:
     def from_environment(self) -> bool:
         return self.origin == OPERATOR_KEY_VARIABLE
 
+    def matches(self, given: str) -> bool:
+        """True if `given` is this key (compared in constant time)."""
+        return hmac.compare_digest(given.strip().encode(), self.value.encode())
+
 
 def make_key() -> str:
     """A new random operator key (32 bytes, URL-safe)."""
@@ -100,14 +104,14 @@ class Sessions:
         lifetime: timedelta = SESSION_LIFETIME,
         max_sessions: int = MAX_SESSIONS,
     ) -> None:
-        self._key = key.value.encode()
+        self._operator_key = key
         self.lifetime = lifetime
         self.max_sessions = max_sessions
         self._open: dict[bytes, datetime] = {}  # the token's SHA-256 -> when it was issued
 
     def key_matches(self, given: str) -> bool:
         """True if `given` is the operator key (compared in constant time)."""
-        return hmac.compare_digest(given.strip().encode(), self._key)
+        return self._operator_key.matches(given)
 
     def issue(self, now: datetime) -> str:
         """A new session's token, valid from `now` (timezone-aware) for `lifetime`."""

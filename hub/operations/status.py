@@ -46,7 +46,7 @@ from hub.core.regional import OfferStatus
 from hub.deadletter import REDRIVES, DeadLetterError, read_redrive_marks
 from hub.kafka_clients import make_admin, make_consumer, topic_partitions
 from hub.registry.topic import RegistryTopicError, read_registry_topic
-from hub.settings import Settings
+from hub.settings import Settings, SettingsError
 from hub.stages.groups import DIFFUSION_GROUP, STORE_GROUP
 from hub.store.port import CountKey, RegionalStore
 from hub.store.sql import SqlStore
@@ -232,7 +232,15 @@ async def gather_status(
                 ConsumerLag(name, source, _partition_lags(kafka, positions, topics, records))
                 for name, source, positions, topics in consumers
             ]
-    except (TimeoutError, KafkaError, OSError, DeadLetterError, RegistryTopicError) as error:
+    # A login that cannot be built (SettingsError) leaves the broker unread like one that is down.
+    except (
+        TimeoutError,
+        KafkaError,
+        OSError,
+        DeadLetterError,
+        RegistryTopicError,
+        SettingsError,
+    ) as error:
         kafka, lags = None, []
         if isinstance(error, TimeoutError):
             detail = f"no answer within {kafka_timeout:g} s"
